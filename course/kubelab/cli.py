@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "down": ("kubelab.launcher:down", "stop a cluster started with --detach"),
     "status": ("kubelab.launcher:status", "show the clusters on this machine and their processes"),
     "kubeconfig": ("kubelab.launcher:kubeconfig", "print a cluster's kubeconfig path or an export line"),
+    "bench": ("kubelab.bench:main", "measure the cluster against its speed targets"),
 }
 
 COMPONENTS: dict[str, tuple[str, str]] = {

@@ -1,0 +1,54 @@
+"""``kubelab bench <what>``: measure the cluster against the project's speed targets and print a table."""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import sys
+from collections.abc import Sequence
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "api": ("kubelab.bench.api:run", "API server: time to ready; create/get/list/watch latency and throughput"),
+}
+
+
+def percentile(samples: Sequence[float], p: float) -> float:
+    """The ``p``-th percentile (0–100) of ``samples``, nearest-rank."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> None:
+    """Print rows under headers, columns aligned, as a plain-text table."""
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    if title:
+        print(f"\n{title}")
+    for i, row in enumerate(cells):
+        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    sys.stdout.flush()
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+    return str(value)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in BENCHMARKS:
+        print("usage: kubelab bench <benchmark> [options]\n\nbenchmarks:")
+        for name, (_, help) in BENCHMARKS.items():
+            print(f"  {name:<12} {help}")
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    module, function = BENCHMARKS[argv[0]][0].split(":")
+    return int(getattr(importlib.import_module(module), function)(argv[1:]) or 0)

@@ -25,3 +25,27 @@ class Component(Protocol):
     def stop(self) -> None:
         """Stop working; return when every thread the component started has ended."""
         ...
+
+
+def serve(component: Component, kubeconfig: str, name: str) -> int:
+    """Run ``component`` as this process's only job until SIGTERM/SIGINT (``python -m kubelab <name>``).
+
+    Reports ready to the launcher once ``start`` returns and exits with the parent.
+    """
+    import signal
+    import threading
+
+    from kubelab.kubeconfig import api_client
+    from kubelab.process import report_ready, watch_parent
+
+    watch_parent()
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    client = api_client(kubeconfig)
+    component.start(client)
+    report_ready(component=name)
+    stopping.wait()
+    component.stop()
+    client.close()
+    return 0

@@ -4,6 +4,8 @@ Mirrors ``k8s.io/apimachinery/pkg/util/validation/field``. Each error becomes on
 an Invalid (422) Status's ``details.causes``, e.g.
 ``{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers[0].name"}``,
 and one clause of its message: ``Pod "web" is invalid: spec.containers[0].name: Required value``.
+Paths are plain strings written as upstream's ``field.Path`` prints them:
+``metadata.labels``, ``spec.containers[0]``, ``metadata.annotations[example.com/key]``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+_UNSHOWN = frozenset({"FieldValueRequired", "FieldValueForbidden", "FieldValueTooLong", "InternalError"})
+"""Types whose message never shows the bad value (``ErrorBody``)."""
 
 
 @dataclass(frozen=True)
@@ -25,10 +30,10 @@ class FieldError:
 
     @property
     def message(self) -> str:
-        """The text after ``field: `` in the Status message, as the upstream ``Error()`` builds it."""
+        """The text after ``field: `` in the Status message, as the upstream ``ErrorBody()`` builds it."""
         text = _SUMMARY[self.type]
-        if self.has_value:
-            text += f": {_quote(self.value)}"
+        if self.has_value and self.type not in _UNSHOWN:
+            text += f": {go_value(self.value)}"
         if self.detail:
             text += f": {self.detail}"
         return text
@@ -53,17 +58,62 @@ _SUMMARY = {
     "FieldValueTypeInvalid": "Invalid value",
 }
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+            "\t": "\\t", "\v": "\\v"}
 
-def _quote(value: Any) -> str:
+
+def go_quote(text: str) -> str:
+    """``text`` as Go's ``%q`` (``strconv.Quote``) prints it: printable Unicode kept, the rest escaped."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def go_value(value: Any) -> str:
+    """A bad value as the upstream message shows it (``%q`` for strings, ``%v`` for numbers, ``%#v`` else).
+
+    Lists of strings and string maps print as Go literals (``[]string{"a", "b"}``); other
+    structures, which upstream prints as Go structs, print as compact JSON.
+    """
+    if value is None:
+        return "null"
     if isinstance(value, str):
-        return json.dumps(value)
+        return go_quote(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    if value is None:
-        return "null"
-    return json.dumps(value, separators=(",", ":"), default=str)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(go_quote(v) for v in value) + "}"
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        items = ", ".join(f"{go_quote(k)}:{go_quote(v)}" for k, v in sorted(value.items()))
+        return "map[string]string{" + items + "}"
+    return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def aggregate(errors: list[FieldError]) -> str:
+    """The errors joined as upstream's ``ErrorList.ToAggregate().Error()``: duplicates dropped, ``[a, b]``.
+
+    An Invalid Status message is ``<Kind> "<name>" is invalid: `` followed by this.
+    """
+    seen: list[str] = []
+    for error in errors:
+        text = str(error)
+        if text not in seen:
+            seen.append(text)
+    if len(seen) == 1:
+        return seen[0]
+    return "[" + ", ".join(seen) + "]"
 
 
 def required(field: str, detail: str = "") -> FieldError:
@@ -74,8 +124,12 @@ def invalid(field: str, value: Any, detail: str = "") -> FieldError:
     return FieldError("FieldValueInvalid", field, detail, value, True)
 
 
+def type_invalid(field: str, value: Any, detail: str = "") -> FieldError:
+    return FieldError("FieldValueTypeInvalid", field, detail, value, True)
+
+
 def not_supported(field: str, value: Any, supported: list[str]) -> FieldError:
-    detail = "supported values: " + ", ".join(json.dumps(s) for s in supported) if supported else ""
+    detail = "supported values: " + ", ".join(go_quote(s) for s in supported) if supported else ""
     return FieldError("FieldValueNotSupported", field, detail, value, True)
 
 
@@ -97,3 +151,7 @@ def too_many(field: str, actual: int, max_items: int) -> FieldError:
 
 def not_found(field: str, value: Any) -> FieldError:
     return FieldError("FieldValueNotFound", field, "", value, True)
+
+
+def internal_error(field: str, detail: str) -> FieldError:
+    return FieldError("InternalError", field, detail)

@@ -24,7 +24,7 @@ _REGEX = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _DECIMAL_SUFFIX = {v: k for k, v in _DECIMAL.items()}
-_BINARY_SUFFIX = {v // 10: k for k, v in _BINARY.items()}
+_BINARY_SUFFIX = {0: "", **{v // 10: k for k, v in _BINARY.items()}}
 _SUFFIX_CHARS = frozenset("eEinumkKMGTP")
 
 

@@ -1,1 +1,43 @@
-"""The cluster's storage: an etcd-shaped key-value store and the object storage on top of it."""
+"""The cluster's storage: an etcd-shaped key-value store and the object storage on top of it.
+
+- :mod:`kubelab.store.kv`: the :class:`KV` protocol (etcd's KV and Watch services);
+- :mod:`kubelab.store.mvcc` and :mod:`kubelab.store.memory`: the in-memory backend;
+- :mod:`kubelab.store.storage`: :class:`Storage`, Kubernetes objects on any KV.
+"""
+
+from kubelab.store.errors import (
+    Compacted,
+    FutureRevision,
+    InvalidArgument,
+    InvalidObject,
+    KeyExists,
+    KeyNotFound,
+    ResourceVersionConflict,
+    StorageError,
+    Unavailable,
+)
+from kubelab.store.events import WatchEvent
+from kubelab.store.kv import KV
+from kubelab.store.memory import MemoryKV
+from kubelab.store.mvcc import MemoryMVCC, MVCCStore
+from kubelab.store.storage import ListResult, Preconditions, Storage
+
+__all__ = [
+    "KV",
+    "Compacted",
+    "FutureRevision",
+    "InvalidArgument",
+    "InvalidObject",
+    "KeyExists",
+    "KeyNotFound",
+    "ListResult",
+    "MVCCStore",
+    "MemoryKV",
+    "MemoryMVCC",
+    "Preconditions",
+    "ResourceVersionConflict",
+    "Storage",
+    "StorageError",
+    "Unavailable",
+    "WatchEvent",
+]

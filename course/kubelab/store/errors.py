@@ -36,16 +36,30 @@ class ResourceVersionConflict(StorageError):
 
 
 class InvalidObject(StorageError):
-    """The stored bytes could not be decoded."""
+    """An object cannot be stored as given, or the stored bytes could not be decoded."""
+
+
+class InvalidArgument(StorageError):
+    """A request to the storage is malformed: a bad resource version, continue token or key."""
 
 
 class Compacted(StorageError):
-    """The requested revision was compacted away: the caller must relist."""
+    """The requested revision was compacted away: the caller must relist.
 
-    def __init__(self, revision: int, compacted: int) -> None:
-        super().__init__(f"required revision {revision} has been compacted (compact revision {compacted})")
+    ``compacted`` is the store's compact revision, 0 when the backend did not say.
+    :class:`~kubelab.store.storage.Storage` replaces the message with Kubernetes' own
+    ("too old resource version: ...") and, for a list continued past a compaction, sets
+    ``continue_token`` to a token that continues at the latest revision instead.
+    """
+
+    def __init__(self, revision: int, compacted: int = 0, message: str = "", continue_token: str = "") -> None:
+        if not message:
+            known = f" (compact revision {compacted})" if compacted else ""
+            message = f"required revision {revision} has been compacted{known}"
+        super().__init__(message)
         self.revision = revision
         self.compacted = compacted
+        self.continue_token = continue_token
 
 
 class FutureRevision(StorageError):

@@ -10,14 +10,18 @@ reference solution of lab 01).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyValue:
-    """One key at one revision, as etcd's ``mvccpb.KeyValue``."""
+    """One key at one revision, as etcd's ``mvccpb.KeyValue``.
+
+    A deletion is recorded as a *tombstone*: ``version`` 0, no value, ``create_revision`` 0 and
+    ``mod_revision`` the revision of the delete (the ``kv`` of a ``DELETE`` event).
+    """
 
     key: bytes
     value: bytes
@@ -26,13 +30,25 @@ class KeyValue:
     version: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
-    """A change to one key: ``PUT`` (create or update) or ``DELETE``."""
+    """A change to one key: ``PUT`` (create or update) or ``DELETE``, with the key's previous state."""
 
     type: Literal["PUT", "DELETE"]
     kv: KeyValue
     prev_kv: KeyValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResponse:
+    """One message of a watch: events of one or more revisions, in order, and the store's revision.
+
+    A response without events is a *progress notification*: every change to the watched
+    range up to ``revision`` has been delivered.
+    """
+
+    events: list[Event]
+    revision: int
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,26 @@ class TxnResult:
     responses: list[object] = field(default_factory=list)
 
 
+def prefix_range_end(prefix: bytes) -> bytes:
+    """The ``range_end`` that makes a range cover every key starting with ``prefix``, as etcd's ``GetPrefixRangeEnd``."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return b"\x00"
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def in_range(key: bytes, start: bytes, range_end: bytes | None) -> bool:
+    """Whether ``key`` is ``start`` (no ``range_end``) or in ``[start, range_end)``.
+
+    As in etcd, ``range_end`` ``b"\\x00"`` means "every key from ``start`` on".
+    """
+    if range_end is None:
+        return key == start
+    if range_end == b"\x00":
+        return key >= start
+    return start <= key < range_end
+
+
 class KV(Protocol):
     """An etcd-like MVCC key-value store."""
 
@@ -107,7 +143,7 @@ class KV(Protocol):
     ) -> RangeResult:
         """Read ``key``, or every key in ``[key, range_end)`` in key order, at ``revision`` (0 = latest).
 
-        Raises :class:`~kubelab.store.errors.Compacted` for a revision older than the last
+        ``count`` is the number of keys in the range, ``more`` says ``limit`` cut it short. Raises :class:`~kubelab.store.errors.Compacted` for a revision older than the last
         compaction and :class:`~kubelab.store.errors.FutureRevision` for one not yet written.
         """
         ...
@@ -117,18 +153,29 @@ class KV(Protocol):
         ...
 
     def watch(
-        self, key: bytes, range_end: bytes | None = None, *, start_revision: int = 0
-    ) -> AsyncIterator[list[Event]]:
-        """Yield batches of events for the key or range, from ``start_revision`` (0 = from now).
+        self,
+        key: bytes,
+        range_end: bytes | None = None,
+        *,
+        start_revision: int = 0,
+        progress_notify: bool = False,
+    ) -> AsyncGenerator[WatchResponse, None]:
+        """Yield the changes to the key or range from ``start_revision`` (0 = from when iteration starts).
 
-        Events come in revision order, none lost or repeated. Raises
+        Events come in revision order, none lost or repeated, each with ``prev_kv``. With
+        ``progress_notify`` the store also sends, from time to time while nothing happens,
+        a response without events. The first iteration raises
         :class:`~kubelab.store.errors.Compacted` if ``start_revision`` was compacted.
         Closing the iterator (``aclose``) cancels the watch.
         """
         ...
 
     async def compact(self, revision: int) -> None:
-        """Forget every version older than ``revision`` that a later one superseded."""
+        """Forget every version older than ``revision`` that a later one superseded.
+
+        Raises :class:`~kubelab.store.errors.Compacted` if ``revision`` is not newer than the
+        last compaction and :class:`~kubelab.store.errors.FutureRevision` if it is not written yet.
+        """
         ...
 
     async def close(self) -> None:

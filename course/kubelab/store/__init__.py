@@ -2,6 +2,7 @@
 
 - :mod:`kubelab.store.kv`: the :class:`KV` protocol (etcd's KV and Watch services);
 - :mod:`kubelab.store.mvcc` and :mod:`kubelab.store.memory`: the in-memory backend;
+- :mod:`kubelab.store.etcd`: the etcd backend (a real etcd, through its gRPC-JSON gateway);
 - :mod:`kubelab.store.storage`: :class:`Storage`, Kubernetes objects on any KV.
 """
 
@@ -16,6 +17,7 @@ from kubelab.store.errors import (
     StorageError,
     Unavailable,
 )
+from kubelab.store.etcd import EtcdKV
 from kubelab.store.events import WatchEvent
 from kubelab.store.kv import KV
 from kubelab.store.memory import MemoryKV
@@ -25,6 +27,7 @@ from kubelab.store.storage import ListResult, Preconditions, Storage
 __all__ = [
     "KV",
     "Compacted",
+    "EtcdKV",
     "FutureRevision",
     "InvalidArgument",
     "InvalidObject",

@@ -40,9 +40,21 @@ class EtcdServer:
     its etcd at the same address when the ports are still free.
     """
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        log: Path,
+        *,
+        watch_progress_notify_interval: float = 5.0,
+        unsafe_no_fsync: bool = False,
+    ) -> None:
         self.data_dir = data_dir
         self.log = log
+        # Progress notifications let a quiet watch learn the current revision: that is what
+        # keeps the resourceVersion of the API server's bookmarks fresh (etcd's default is 10 min).
+        self.watch_progress_notify_interval = watch_progress_notify_interval
+        # Tests may trade durability for speed; a cluster never does.
+        self.unsafe_no_fsync = unsafe_no_fsync
         self.ports_file = data_dir.parent / "etcd-ports.json"
         self.client_port = 0
         self.peer_port = 0
@@ -76,7 +88,11 @@ class EtcdServer:
             "--initial-advertise-peer-urls", peer,
             "--initial-cluster", f"kubelab={peer}",
             "--log-level", "warn",
+            "--experimental-watch-progress-notify-interval",
+            f"{round(self.watch_progress_notify_interval * 1000)}ms",
         ]
+        if self.unsafe_no_fsync:
+            argv.append("--unsafe-no-fsync")
         self.process = ManagedProcess("etcd", argv, self.log, expects_ready_report=False)
         self.process.start()
         deadline = time.monotonic() + timeout

@@ -5,7 +5,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from kubelab.scheduler import Cache, Handle, NodeInfo, PodInfo, Profile, Snapshot, StaticObjects, default_plugins
+from kubelab.scheduler import (
+    Cache,
+    Handle,
+    NodeInfo,
+    PodInfo,
+    Profile,
+    Snapshot,
+    StaticObjects,
+    default_plugins,
+)
 from kubelab.scheduler.plugins import DEFAULT_WEIGHTS
 
 _uids = itertools.count(1)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from scheduler_builders import node, pod
 
 from kubelab.scheduler import Cache, PodInfo, Snapshot
 from kubelab.scheduler.cache import CacheError
-from scheduler_builders import node, pod
 
 ZONE = "topology.kubernetes.io/zone"
 

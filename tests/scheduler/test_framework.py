@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
-
-from kubelab.scheduler import ClusterEvent, Code, CycleState, Diagnosis, FitError, NodeToStatus, PodInfo, Status
 from scheduler_builders import pod
+
+from kubelab.scheduler import (
+    ClusterEvent,
+    Code,
+    CycleState,
+    Diagnosis,
+    FitError,
+    NodeToStatus,
+    PodInfo,
+    Status,
+)
 
 
 def test_status_helpers() -> None:
@@ -29,7 +38,7 @@ def test_cycle_state_clone_clones_values_that_can() -> None:
         def __init__(self, n: int) -> None:
             self.n = n
 
-        def clone(self) -> "Counts":
+        def clone(self) -> Counts:
             return Counts(self.n)
 
     state = CycleState()

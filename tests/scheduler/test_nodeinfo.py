@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from scheduler_builders import node, pod
 
 from kubelab.scheduler.nodeinfo import (
     DEFAULT_MEMORY_REQUEST,
@@ -11,7 +12,6 @@ from kubelab.scheduler.nodeinfo import (
     PodInfo,
     pod_requests,
 )
-from scheduler_builders import node, pod
 
 
 def container(cpu: str | None = None, memory: str | None = None, **extra: object) -> dict[str, object]:

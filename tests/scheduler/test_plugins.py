@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from scheduler_builders import node, node_info, pod
 
 from kubelab.scheduler import Code, CycleState, PodInfo, PreFilterResult, Status
 from kubelab.scheduler.plugins import (
@@ -16,7 +17,6 @@ from kubelab.scheduler.plugins import (
     TaintToleration,
 )
 from kubelab.scheduler.plugins.helper import default_normalize_score, tolerates_taint
-from scheduler_builders import node, node_info, pod
 
 
 def run_filter(plugin, pod_obj, node_obj, *existing) -> Status | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from scheduler_builders import default_profile, node, pod, snapshot
 
 from kubelab.scheduler import CycleState, FitError, PodInfo, schedule_pod
 from kubelab.scheduler.plugins import DefaultPreemption, default_plugins
-from scheduler_builders import default_profile, node, pod, snapshot
 
 
 def preempt(incoming: dict, nodes: list[dict], placed: list[dict]) -> tuple[str | None, str, DefaultPreemption]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from scheduler_builders import pod
 
 from kubelab.runtime import FakeClock
 from kubelab.scheduler import ClusterEvent, PodInfo, SchedulingQueue
 from kubelab.scheduler.plugins import SchedulingGates
-from scheduler_builders import pod
 
 
 def make_queue(**kw: object) -> tuple[SchedulingQueue, FakeClock]:

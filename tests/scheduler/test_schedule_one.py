@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from scheduler_builders import default_profile, node, node_info, pod, snapshot
 
-from kubelab.scheduler import CycleState, FitError, PodInfo, PluginError, Status, schedule_pod
+from kubelab.scheduler import CycleState, FitError, PluginError, PodInfo, Status, schedule_pod
 from kubelab.scheduler.plugins import DefaultBinder, PrioritySort, default_plugins
 from kubelab.scheduler.schedule_one import NoNodesAvailable, num_feasible_nodes_to_find, select_host
-from scheduler_builders import default_profile, node, node_info, pod, snapshot
 
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from scheduler_builders import default_profile, node, pod, snapshot
 
 from kubelab.scheduler import Code, CycleState, PodInfo, Status
 from kubelab.scheduler.plugins import InterPodAffinity, PodTopologySpread
-from scheduler_builders import default_profile, node, pod, snapshot
 
 HOST, ZONE = "kubernetes.io/hostname", "topology.kubernetes.io/zone"
 

@@ -29,7 +29,7 @@ work queue), :mod:`~kubelab.runtime.controller` (the reconcile loop),
 
 import logging
 
-from kubelab.runtime.clock import REAL_CLOCK, Clock, FakeClock, RealClock
+from kubelab.runtime.clock import REAL_CLOCK, Clock, FakeClock, RealClock, rfc3339
 from kubelab.runtime.controller import Controller, Result, controller_owner_key, own_key
 from kubelab.runtime.events import EventRecorder, object_reference
 from kubelab.runtime.expectations import ControllerExpectations, UIDTrackingControllerExpectations
@@ -88,5 +88,6 @@ __all__ = [
     "object_reference",
     "own_key",
     "read_only",
+    "rfc3339",
     "split_meta_namespace_key",
 ]

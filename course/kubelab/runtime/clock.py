@@ -8,6 +8,7 @@ resyncs, expectation timeouts, event timestamps, controllers' minReadySeconds) a
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Protocol
@@ -84,3 +85,8 @@ class FakeClock:
 
 
 REAL_CLOCK = RealClock()
+
+
+def rfc3339(seconds: float) -> str:
+    """Epoch seconds as Kubernetes writes a ``Time``: ``2026-11-25T12:00:00Z`` (whole seconds, UTC)."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

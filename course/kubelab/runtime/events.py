@@ -13,7 +13,6 @@ once; a background thread sends the Event. Like upstream's ``EventCorrelator``:
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import logging
 import queue
 import threading
@@ -23,7 +22,7 @@ from typing import Any, Literal
 
 from kubelab import errors
 from kubelab.client import Client
-from kubelab.runtime.clock import REAL_CLOCK, Clock
+from kubelab.runtime.clock import REAL_CLOCK, Clock, rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +33,6 @@ AGGREGATE_MAX_EVENTS = 10
 AGGREGATE_INTERVAL = 600.0
 SPAM_BURST = 25
 SPAM_QPS = 1.0 / 300.0
-
-
-def _rfc3339(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,7 +87,7 @@ class EventRecorder:
             raise ValueError(f"unsupported event type {type!r}: use 'Normal' or 'Warning'")
         reference = object_reference(obj)
         now = self.clock.wall()
-        timestamp = _rfc3339(now)
+        timestamp = rfc3339(now)
         with self._lock:
             # Names must differ even for events recorded within the clock's resolution.
             nanos = self._last_nanos = max(int(now * 1e9), self._last_nanos + 1)

@@ -54,9 +54,15 @@ class Indexer:
         self.add_indexers(indexers or {})
 
     def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
-        """Add indexes; objects already cached are indexed at once. A name can be used only once."""
+        """Add indexes; objects already cached are indexed at once.
+
+        Adding the same function under the same name again does nothing (two controllers
+        sharing an informer may both ask for it); another function under a taken name is an error.
+        """
         with self._lock:
             for name, function in indexers.items():
+                if self._indexers.get(name) is function:
+                    continue
                 if name in self._indexers:
                     raise ValueError(f"an index named {name!r} already exists")
                 self._indexers[name] = function

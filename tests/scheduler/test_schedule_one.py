@@ -105,7 +105,7 @@ def test_a_plugin_that_raises_becomes_a_plugin_error() -> None:
 
     snap = snapshot([node("n1")])
     profile = default_profile(snap, plugins=[PrioritySort(), Broken(), DefaultBinder()])
-    with pytest.raises(PluginError, match="running 'Broken' filter plugin: oops"):
+    with pytest.raises(PluginError, match='running "Broken" filter plugin: oops'):
         schedule_pod(profile, CycleState(), PodInfo(pod()), snap, rng=random.Random(0))
 
 
@@ -118,7 +118,7 @@ def test_out_of_range_scores_are_refused() -> None:
 
     snap = snapshot([node("a"), node("b")])
     profile = default_profile(snap, plugins=[PrioritySort(), Greedy(), DefaultBinder()])
-    with pytest.raises(PluginError, match="invalid score 1000"):
+    with pytest.raises(PluginError, match='"Greedy" returns an invalid score 1000'):
         schedule_pod(profile, CycleState(), PodInfo(pod()), snap, rng=random.Random(0))
 
 

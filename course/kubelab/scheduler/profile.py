@@ -112,7 +112,7 @@ class Profile:
             try:
                 answer = plugin.pre_filter(state, pod, nodes)
             except Exception as e:  # a plugin's bug must not stop the scheduler
-                return None, Status.error(f"running PreFilter plugin {plugin.name!r}: {e}").with_plugin(plugin.name), []
+                return None, Status.error(f'running PreFilter plugin "{plugin.name}": {e}').with_plugin(plugin.name), []
             if answer is None:
                 continue
             if isinstance(answer, PreFilterResult):
@@ -166,7 +166,7 @@ class Profile:
             try:
                 nominated, status = plugin.post_filter(state, pod, statuses)
             except Exception as e:
-                return None, Status.error(f"running PostFilter plugin {plugin.name!r}: {e}").with_plugin(plugin.name)
+                return None, Status.error(f'running PostFilter plugin "{plugin.name}": {e}').with_plugin(plugin.name)
             if status.is_success():
                 return nominated, status.with_plugin(plugin.name)
             if not status.is_rejected():
@@ -179,13 +179,13 @@ class Profile:
             try:
                 status = plugin.pre_score(state, pod, nodes)
             except Exception as e:
-                raise PluginError(f"running PreScore plugin {plugin.name!r}: {e}") from e
+                raise PluginError(f'running PreScore plugin "{plugin.name}": {e}') from e
             if status is None:
                 continue
             if status.code == Code.SKIP:
                 state.skip_score_plugins.add(plugin.name)
             elif not status.is_success():
-                raise PluginError(f"running PreScore plugin {plugin.name!r}: {status.message}")
+                raise PluginError(f'running PreScore plugin "{plugin.name}": {status.message}')
 
     def run_score_plugins(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         """Each node's total: every score plugin's (normalized) score times its weight, added up."""
@@ -199,11 +199,11 @@ class Profile:
                 if isinstance(plugin, ScoreExtensions):
                     plugin.normalize_score(state, pod, scores)
             except Exception as e:
-                raise PluginError(f"running Score plugin {plugin.name!r}: {e}") from e
+                raise PluginError(f'plugin "{plugin.name}" failed with: {e}') from e
             for i, value in enumerate(scores.values()):
                 if not MIN_NODE_SCORE <= value <= MAX_NODE_SCORE:
                     raise PluginError(
-                        f"plugin {plugin.name!r} returns an invalid score {value}, it should in the range of "
+                        f'plugin "{plugin.name}" returns an invalid score {value}, it should in the range of '
                         f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
                     )
                 totals[i] += value * weight
@@ -214,7 +214,7 @@ class Profile:
             try:
                 status = plugin.reserve(state, pod, node_name)
             except Exception as e:
-                status = Status.error(f"running Reserve plugin {plugin.name!r}: {e}")
+                status = Status.error(f'running Reserve plugin "{plugin.name}": {e}')
             if status is not None and not status.is_success():
                 return status.with_plugin(plugin.name)
         return None
@@ -233,7 +233,7 @@ class Profile:
             try:
                 status = plugin.bind(state, pod, node_name)
             except Exception as e:
-                return Status.error(f"running Bind plugin {plugin.name!r}: {e}").with_plugin(plugin.name)
+                return Status.error(f'running Bind plugin "{plugin.name}": {e}').with_plugin(plugin.name)
             if status is not None and status.code == Code.SKIP:
                 continue
             return None if status is None or status.is_success() else status.with_plugin(plugin.name)
@@ -245,7 +245,7 @@ def run_filter(plugin: FilterPlugin, state: CycleState, pod: PodInfo, node: Node
     try:
         status = plugin.filter(state, pod, node)
     except Exception as e:
-        return Status.error(f"running {plugin.name!r} filter plugin: {e}").with_plugin(plugin.name)
+        return Status.error(f'running "{plugin.name}" filter plugin: {e}').with_plugin(plugin.name)
     if status is None or status.code == Code.SUCCESS:
         return None
     return status.with_plugin(plugin.name)

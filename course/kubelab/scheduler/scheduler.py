@@ -157,7 +157,13 @@ class Scheduler:
         self.client = Client(client)
         self.recorder = EventRecorder(self.client, self.scheduler_name, clock=self.clock)
         self._informers = SharedInformerFactory(self.client, clock=self.clock)
-        informers = {resource: self._informers.informer(version, resource) for resource, version in WATCHED.items()}
+        informers: dict[str, Informer] = {}
+        for resource, version in WATCHED.items():
+            try:
+                informers[resource] = self._informers.informer(version, resource)
+            except errors.NotFound:
+                # A cluster without this kind simply has none of it for plugins to read.
+                log.info("the server has no %s %s: not watching them", version, resource)
         self._pods = informers["pods"]
         self.handle.objects = _InformerObjects(informers)
         self.handle.client = self.client
@@ -325,7 +331,7 @@ class Scheduler:
             self.cache.forget_pod(assumed)
             # The room it held is free again: pods waiting for it may now fit.
             self.queue.move_all_to_active_or_backoff(ClusterEvent("Pod", "Delete"))
-            self.handle_failure(qpi, cycle, f"binding rejected: {status.message}", rejected_by=None)
+            self.handle_failure(qpi, cycle, status.message, rejected_by=None)
             return
         self.cache.finish_binding(assumed)
         self._record(assumed, "Normal", "Scheduled",

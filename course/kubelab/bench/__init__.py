@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "api": ("kubelab.bench.api:run", "API server: time to ready; create/get/list/watch latency and throughput"),
+    "scheduler": ("kubelab.bench.scheduler:run", "scheduler: pods bound per second, 1,000 pods on 100 and 1,000 nodes"),
 }
 
 

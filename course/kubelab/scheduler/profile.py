@@ -80,12 +80,15 @@ class Profile:
         self.post_filter: list[PostFilterPlugin] = [p for p in self.plugins if isinstance(p, PostFilterPlugin)]
         self.pre_score: list[PreScorePlugin] = [p for p in self.plugins if isinstance(p, PreScorePlugin)]
         self.score: list[tuple[ScorePlugin, int]] = []
+        self._normalizers: dict[str, ScoreExtensions] = {}
         for p in self.plugins:
             if isinstance(p, ScorePlugin):
                 weight = weights.pop(p.name, 1)
                 if not isinstance(weight, int) or weight <= 0:
                     raise ProfileError(f"score plugin {p.name!r} has weight {weight!r}: weights must be positive integers")
                 self.score.append((p, weight))
+                if isinstance(p, ScoreExtensions):
+                    self._normalizers[p.name] = p
         if weights:
             raise ProfileError(f"weights given for plugins that do not score: {sorted(weights)}")
         self.reserve: list[ReservePlugin] = [p for p in self.plugins if isinstance(p, ReservePlugin)]
@@ -194,19 +197,21 @@ class Profile:
             if plugin.name in state.skip_score_plugins:
                 continue
             score = plugin.score
+            normalizer = self._normalizers.get(plugin.name)
             try:
                 scores = {node.name: score(state, pod, node) for node in nodes}
-                if isinstance(plugin, ScoreExtensions):
-                    plugin.normalize_score(state, pod, scores)
+                if normalizer is not None:
+                    normalizer.normalize_score(state, pod, scores)
             except Exception as e:
                 raise PluginError(f'plugin "{plugin.name}" failed with: {e}') from e
-            for i, value in enumerate(scores.values()):
-                if not MIN_NODE_SCORE <= value <= MAX_NODE_SCORE:
-                    raise PluginError(
-                        f'plugin "{plugin.name}" returns an invalid score {value}, it should in the range of '
-                        f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
-                    )
-                totals[i] += value * weight
+            values = list(scores.values())
+            if values and (min(values) < MIN_NODE_SCORE or max(values) > MAX_NODE_SCORE):
+                bad = next(v for v in values if not MIN_NODE_SCORE <= v <= MAX_NODE_SCORE)
+                raise PluginError(
+                    f'plugin "{plugin.name}" returns an invalid score {bad}, it should in the range of '
+                    f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
+                )
+            totals = [total + value * weight for total, value in zip(totals, values, strict=True)]
         return totals
 
     def run_reserve_plugins(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None:

@@ -125,14 +125,21 @@ def _find_nodes_that_pass_filters(
     feasible: list[NodeInfo] = []
     statuses = diagnosis.node_to_status
     checked = 0
+    # The hot loop of the scheduler: bound methods, no per-call wrapper. A plugin that
+    # raises is reported once, by re-running it through run_filter.
+    methods = [(plugin, plugin.filter) for plugin in filters]
     for i in range(count):
         node = nodes[(start + i) % count]
         checked += 1
-        for plugin in filters:
-            status = run_filter(plugin, state, pod, node)
-            if status is not None:
+        for plugin, method in methods:
+            try:
+                status = method(state, pod, node)
+            except Exception:
+                status = run_filter(plugin, state, pod, node)
+            if status is not None and status.code:
                 if status.code == Code.ERROR:
                     raise PluginError(status.message)
+                status = status.with_plugin(plugin.name)
                 statuses.set(node.name, status)
                 diagnosis.add_plugin_status(status)
                 break
@@ -153,17 +160,9 @@ def prioritize_nodes(profile: Profile, state: CycleState, pod: PodInfo, nodes: l
 
 def select_host(nodes: list[NodeInfo], scores: list[int], rng: random.Random) -> str:
     """The node with the highest score; ties broken at random, each tied node equally likely."""
-    best = scores[0]
-    chosen = nodes[0].name
-    ties = 1
-    for node, score in zip(nodes[1:], scores[1:], strict=True):
-        if score > best:
-            best, chosen, ties = score, node.name, 1
-        elif score == best:
-            ties += 1
-            if rng.randrange(ties) == 0:
-                chosen = node.name
-    return chosen
+    best = max(scores)
+    ties = [node for node, score in zip(nodes, scores, strict=True) if score == best]
+    return ties[0].name if len(ties) == 1 else rng.choice(ties).name
 
 
 def schedule_pod(

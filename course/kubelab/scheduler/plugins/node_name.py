@@ -16,7 +16,7 @@ class NodeName:
     name = "NodeName"
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        wanted = pod.spec.get("nodeName")
+        wanted = pod.node_name
         if wanted and wanted != node.name:
             return Status.unresolvable(ERR_REASON)
         return None

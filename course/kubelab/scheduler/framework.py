@@ -296,6 +296,8 @@ class BindPlugin(Protocol):
 
 @runtime_checkable
 class EnqueueExtensions(Protocol):
+    name: str
+
     def events_to_register(self) -> list[ClusterEvent]:
         """The cluster events that may make a pod this plugin rejected schedulable."""
         ...

@@ -310,11 +310,12 @@ class Scheduler:
         except CacheError as e:
             self.handle_failure(qpi, cycle, str(e), rejected_by=None)
             return
-        status = self.profile.run_reserve_plugins(state, assumed, result.suggested_host)
-        if status is not None:
+        reserved = self.profile.run_reserve_plugins(state, assumed, result.suggested_host)
+        if reserved is not None:
             self.profile.run_unreserve_plugins(state, assumed, result.suggested_host)
             self.cache.forget_pod(assumed)
-            self.handle_failure(qpi, cycle, status.message, rejected_by={status.plugin} if status.is_rejected() else None)
+            self.handle_failure(qpi, cycle, reserved.message,
+                                rejected_by={reserved.plugin} if reserved.is_rejected() else None)
             return
         self.queue.done(pod.uid)
         if self._binder is None:
@@ -365,7 +366,7 @@ class Scheduler:
             self.queue.done(pod.uid)
         else:
             if self._pods is not None:
-                qpi.pod_info = PodInfo(deep_copy(latest))
+                pod = qpi.pod_info = PodInfo(deep_copy(latest))
             self.queue.add_unschedulable_if_not_present(qpi, cycle)
         self._record(pod, "Warning", "FailedScheduling", _truncate(message))
         condition = {

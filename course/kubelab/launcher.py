@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelab.paths import ClusterDir, home
+from kubelab.process import pid_alive
 
 DEFAULT_NAME = "kubelab"
 
@@ -35,25 +36,13 @@ def _cluster_dir(name: str) -> ClusterDir:
         raise SystemExit(f"kubelab: {e}") from e
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_state(cluster: ClusterDir) -> dict[str, Any] | None:
     """The cluster's state.json if its supervisor is alive, else None."""
     try:
         state: dict[str, Any] = json.loads(cluster.state.read_text())
     except (OSError, ValueError):
         return None
-    return state if _pid_alive(state.get("supervisor")) else None
+    return state if pid_alive(state.get("supervisor")) else None
 
 
 def up(argv: list[str]) -> int:
@@ -153,9 +142,9 @@ def down(argv: list[str]) -> int:
     pid = int(state["supervisor"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
-    while _pid_alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         os.kill(pid, signal.SIGKILL)
     print(f"cluster {args.name!r} stopped")
     return 0
@@ -177,7 +166,7 @@ def status(argv: list[str]) -> int:
             continue
         print(f"{name}: running at {state['url']} (store: {state['store']})")
         for component, pid in state.get("processes", {}).items():
-            print(f"  {component:<20} pid {pid:<8} {'running' if _pid_alive(pid) else 'EXITED'}")
+            print(f"  {component:<20} pid {pid:<8} {'running' if pid_alive(pid) else 'EXITED'}")
     return 0
 
 

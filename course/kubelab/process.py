@@ -162,6 +162,23 @@ class ManagedProcess:
             self.popen.wait(timeout=10)
 
 
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this pid runs (a zombie, dead but not yet reaped, does not)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 def report_ready(**info: Any) -> None:
     """Tell the parent this process is ready (no-op when not started by :class:`ManagedProcess`)."""
     fd = os.environ.pop(READY_FD_ENV, None)

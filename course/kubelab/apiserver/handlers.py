@@ -120,6 +120,13 @@ def decode_object(body: bytes, content_type: str, kind: str) -> Obj:
     if not body.strip():
         raise errors.bad_request("the request body is empty: send the object as JSON")
     media = negotiation.body_type(content_type)
+    if "protobuf" in content_type:
+        from kubelab.apiserver import protobuf
+
+        try:
+            return protobuf.decode(body)
+        except protobuf.ProtobufError as e:
+            raise errors.bad_request(f"the object provided is unrecognized (must be of type {kind}): {e}") from e
     try:
         obj = json.loads(body)
     except ValueError as e:

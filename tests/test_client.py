@@ -9,6 +9,7 @@ import pytest
 
 from http_fake import FakeServer, Reply, Request
 from kubelab import errors
+from kubelab.api.selectors import FieldSelector, LabelSelector
 from kubelab.client import Client
 
 
@@ -246,3 +247,13 @@ def test_a_watch_stopped_before_reading_yields_nothing(server, client):
     watch = client.resource("v1", "pods").watch()
     watch.stop()
     assert list(watch) == []
+
+
+def test_selectors_may_be_label_selector_objects_or_dicts(server, client):
+    server.handler = lambda r: Reply(body={"items": [], "metadata": {}})
+    pods = client.resource("v1", "pods")
+    pods.list(label_selector={"matchLabels": {"app": "web"},
+                              "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]})
+    pods.list(label_selector=LabelSelector.parse("x!=y"), field_selector=FieldSelector.parse("spec.nodeName=n1"))
+    assert server.requests[0].query == {"labelSelector": "app=web,tier in (a,b)"}
+    assert server.requests[1].query == {"labelSelector": "x!=y", "fieldSelector": "spec.nodeName=n1"}

@@ -30,8 +30,11 @@ from kubernetes.client import rest
 
 from kubelab import errors
 from kubelab.api.resources import BUILTIN, ResourceInfo
+from kubelab.api.selectors import FieldSelector, LabelSelector
 
 PatchType = Literal["merge", "strategic", "json", "apply"]
+Selector = str | Mapping[str, Any] | LabelSelector | FieldSelector | None
+"""A label or field selector: ``"app=web,tier!=db"``, ``{"app": "web"}``, ``{"matchLabels": ...}``, or a selector object."""
 
 PATCH_CONTENT_TYPES: dict[str, str] = {
     "merge": "application/merge-patch+json",
@@ -240,8 +243,8 @@ class Resource:
         self,
         namespace: str | None = None,
         *,
-        label_selector: str | Mapping[str, str] | None = None,
-        field_selector: str | Mapping[str, str] | None = None,
+        label_selector: Selector = None,
+        field_selector: Selector = None,
         resource_version: str | None = None,
         limit: int | None = None,
     ) -> dict[str, Any]:
@@ -271,8 +274,8 @@ class Resource:
         namespace: str | None = None,
         *,
         resource_version: str | None = None,
-        label_selector: str | Mapping[str, str] | None = None,
-        field_selector: str | Mapping[str, str] | None = None,
+        label_selector: Selector = None,
+        field_selector: Selector = None,
         allow_bookmarks: bool = True,
         timeout_seconds: int | None = None,
     ) -> Watch:
@@ -391,8 +394,8 @@ class Resource:
         self,
         namespace: str | None = None,
         *,
-        label_selector: str | Mapping[str, str] | None = None,
-        field_selector: str | Mapping[str, str] | None = None,
+        label_selector: Selector = None,
+        field_selector: Selector = None,
         propagation_policy: Literal["Background", "Foreground", "Orphan"] | None = None,
         grace_period_seconds: int | None = None,
     ) -> dict[str, Any]:
@@ -521,10 +524,16 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-def _selector(selector: str | Mapping[str, str] | None) -> str | None:
+def _selector(selector: Selector) -> str | None:
+    """The query form of a selector: a string as is, a ``{"matchLabels": ...}`` LabelSelector or a
+    plain ``{label: value}`` map converted, a selector object printed."""
     if selector is None or isinstance(selector, str):
         return selector or None
-    return ",".join(f"{k}={v}" for k, v in selector.items()) or None
+    if isinstance(selector, Mapping):
+        if "matchLabels" in selector or "matchExpressions" in selector:
+            return str(LabelSelector.from_label_selector(selector)) or None
+        return ",".join(f"{k}={v}" for k, v in selector.items()) or None
+    return str(selector) or None
 
 
 def _name(obj: Mapping[str, Any]) -> str:

@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("kubelab.launcher:status", "show the clusters on this machine and their processes"),
     "kubeconfig": ("kubelab.launcher:kubeconfig", "print a cluster's kubeconfig path or an export line"),
     "bench": ("kubelab.bench:main", "measure the cluster against its speed targets"),
+    "course": ("kubelab.course:main", "build labs/ from solutions/, or check that it is up to date"),
+    "grade": ("kubelab.autograde.pipeline:main", "autograde a class's submissions of a lab, in parallel, sandboxed"),
 }
 
 COMPONENTS: dict[str, tuple[str, str]] = {

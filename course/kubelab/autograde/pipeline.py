@@ -43,7 +43,7 @@ from traitlets import Dict
 from kubelab.autograde import settings
 from kubelab.autograde.course import Course, CourseError, nbgrader_environment
 from kubelab.autograde.release import generate
-from kubelab.autograde.sandbox import Limits, Policy, choose_uid, readable_paths
+from kubelab.autograde.sandbox import Limits, Policy, choose_uid, readable_paths, remove_cgroup
 from kubelab.autograde.submission import SubmissionError, read, repair
 from kubelab.autograde.tasks import tasks
 
@@ -112,6 +112,10 @@ class _Job:
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     finished: bool = False
+
+    @property
+    def cgroup(self) -> str:
+        return f"kubelab-{self.directory.parent.name}-{self.directory.name}"
 
     @property
     def job_dir(self) -> Path:
@@ -296,6 +300,7 @@ def _setup_job(
         limits=limits,
         uid=uid,
         uid_note=uid_note,
+        cgroup=job.cgroup,
     )
     policy_file = job.directory / "runtime" / "policy.json"
     policy.save(policy_file)
@@ -329,6 +334,8 @@ def _kill(job: _Job) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(job.process.pid, signal.SIGKILL)
         job.process.wait()
+    if job.process and os.geteuid() == 0:
+        remove_cgroup(job.cgroup)
 
 
 def grade_class(
@@ -455,6 +462,7 @@ def grade_class(
                         f"the submission ran past its time limit of {submission_timeout:g} s and was stopped"
                     )
                 running.remove(job)
+                _kill(job)
                 job.finished = True
                 if all(j.finished for j in by_student[job.student]):
                     score(job.student)

@@ -32,6 +32,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ REPORT = "sandbox.json"
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/dev")
 MiB = 1024 * 1024
+CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Limits:
     file_size: int = 256 * MiB
     disk: int = 512 * MiB  # the tmpfs home
     open_files: int = 4096
+    total_memory: int = 6144 * MiB  # all its processes together, where a cgroup can be made (root)
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Policy:
     limits: Limits = field(default_factory=Limits)
     uid: int | None = None  # the uid to run as when the launcher starts as root
     uid_note: str = ""  # why there is none
+    cgroup: str = ""  # name of the cgroup to make when the launcher starts as root
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -176,6 +180,32 @@ def _unreachable_as(uid: int, paths: list[str]) -> str | None:
     return paths[code - 10] if code >= 10 else "a separate uid at all"
 
 
+def cgroup_paths(name: str) -> list[Path]:
+    """The cgroup directories :func:`_join_cgroup` makes for ``name`` (v2, or v1's pids and memory)."""
+    if Path(CGROUP_ROOT, "cgroup.controllers").exists():
+        return [Path(CGROUP_ROOT, name)]
+    return [Path(CGROUP_ROOT, "pids", name), Path(CGROUP_ROOT, "memory", name)]
+
+
+def _join_cgroup(name: str, limits: Limits) -> str | None:
+    """Put this process in a new cgroup capping its processes and memory; say why not if it cannot."""
+    values = {
+        "pids.max": limits.processes,
+        "memory.max": limits.total_memory,
+        "memory.limit_in_bytes": limits.total_memory,
+    }
+    try:
+        for directory in cgroup_paths(name):
+            directory.mkdir()
+            for file, value in values.items():
+                if (directory / file).exists():
+                    (directory / file).write_text(str(value))
+            (directory / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError as e:
+        return f"{e.strerror or e} ({e.filename})"
+    return None
+
+
 def _unshare(libc: ctypes.CDLL) -> int:
     for flags in (
         CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID,
@@ -229,6 +259,15 @@ def _launch(policy: Policy, kernel_argv: list[str]) -> int:
     applied: list[str] = []
     missing: list[str] = []
     if os.geteuid() == 0:
+        # RLIMIT_NPROC does not bind root's uid, so as root the cgroup is what stops a fork bomb.
+        failed = _join_cgroup(policy.cgroup, policy.limits) if policy.cgroup else "no cgroup name given"
+        if failed:
+            missing.append(f"cgroup: none ({failed})")
+        else:
+            applied.append(
+                f"cgroup: at most {policy.limits.processes} processes and "
+                f"{policy.limits.total_memory // MiB} MiB of memory in all"
+            )
         if policy.uid is None:
             missing.append(f"user: keeps root's uid, without capabilities ({policy.uid_note})")
         else:
@@ -298,6 +337,19 @@ def _launch(policy: Policy, kernel_argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(child, signal.SIGKILL))
     _, status = os.waitpid(child, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def remove_cgroup(name: str) -> None:
+    """Remove the cgroups of a finished kernel (their processes are gone with its PID namespace)."""
+    for directory in cgroup_paths(name):
+        for _ in range(50):
+            try:
+                directory.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,9 +58,10 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 
 def _not_run(cell: NotebookNode, reason: str) -> None:
-    cell.outputs = list(cell.get("outputs", [])) + [
+    # First, because nbgrader scores a cell by its first error or result output.
+    cell.outputs = [
         nbformat.v4.new_output("error", ename="NotRun", evalue=reason, traceback=[f"NotRun: {reason}"])
-    ]
+    ] + list(cell.get("outputs", []))
 
 
 def _describe(cell: NotebookNode, number: int) -> str:

@@ -65,6 +65,7 @@ class StudentResult:
     tampering: list[str] = field(default_factory=list)
     sandbox: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
+    window: tuple[float, float] = (0.0, 0.0)  # when its run started and ended (time.monotonic)
     feedback: Path | None = None
 
     @property
@@ -112,6 +113,7 @@ class _Job:
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     finished: bool = False
+    ended: float = 0.0
 
     @property
     def cgroup(self) -> str:
@@ -154,6 +156,10 @@ def _replay_class() -> type:
                 if cell.cell_type == "code":
                     cell.outputs = done.outputs
                     cell.execution_count = done.execution_count
+                    if cell.metadata.get("nbgrader", {}).get("grade"):
+                        # Test cells pass or fail: a value shown by the cell (which a student's
+                        # display hook could forge) is not read as partial credit.
+                        cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
             return nb, resources
 
     return Replay
@@ -427,7 +433,8 @@ def grade_class(
                 results[student].error = results[student].error or outcome["error"]
                 results[student].tampering += outcome["tampering"]
                 results[student].sandbox = outcome["sandbox"]
-                results[student].seconds += round(time.monotonic() - job.started, 2)
+                results[student].seconds += round(job.ended - job.started, 2)
+                results[student].window = (job.started, job.ended)
             merged = course.config(**extra)
             merged.Autograde.autograde_preprocessors = _autograde_preprocessors(replay)
             merged.Replay.executed = dict(executed)
@@ -462,6 +469,7 @@ def grade_class(
                         f"the submission ran past its time limit of {submission_timeout:g} s and was stopped"
                     )
                 running.remove(job)
+                job.ended = time.monotonic()
                 _kill(job)
                 job.finished = True
                 if all(j.finished for j in by_student[job.student]):

@@ -6,15 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubelab.api.apply import (
-    ApplyConflict,
-    ApplyError,
-    apply,
-    field_set,
-    fields_v1,
-    path_string,
-    update_managed_fields,
-)
+from kubelab.api.apply import ApplyConflict, ApplyError, apply, update_managed_fields
+from kubelab.api.fieldpath import field_set, fields_v1, path_string
 
 KW = {"api_version": "apps/v1", "model_name": "V1Deployment"}
 
@@ -260,3 +253,12 @@ def test_one_manager_reapplying_ends_with_exactly_its_config(r1, l1, c1, r2, l2,
     assert strip(second) == strip(fresh)
     assert field_set(second["metadata"]["managedFields"][0]["fieldsV1"]) == field_set(
         fresh["metadata"]["managedFields"][0]["fieldsV1"])
+
+
+def test_unreadable_managed_fields_in_a_request_fall_back_to_the_live_ones():
+    live = apply(None, deployment(), manager="kubectl", **KW)
+    body = copy.deepcopy(live)
+    body["metadata"]["managedFields"] = [{"manager": "x", "operation": "Update", "fieldsV1": {"q:nope": {}}}]
+    body["spec"]["replicas"] = 4
+    after = update_managed_fields(live, body, manager="python", **KW)
+    assert set(entries(after)) == {("kubectl", "Apply"), ("python", "Update")}

@@ -134,13 +134,8 @@ class Scheduler:
         self.bind_workers = bind_workers
         self.clock = clock
         self.rng = random.Random(seed)
-        self.cache = Cache()
-        self.snapshot = Snapshot()
-        self.queue = SchedulingQueue(
-            self.profile.less, clock=clock, pre_enqueue=self.profile.pre_enqueue,
-            plugin_events=self.profile.plugin_events(),
-        )
-        self.handle = Handle(self.snapshot, profile=self.profile)
+        self.handle = Handle(Snapshot(), profile=self.profile)
+        self._reset()
         self.client: Client | None = None
         self.recorder: EventRecorder | None = None
         self._informers: SharedInformerFactory | None = None
@@ -148,12 +143,27 @@ class Scheduler:
         self._binder: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._next_start_node_index = 0
 
     # -- Component -----------------------------------------------------------------------
 
+    def _reset(self) -> None:
+        """Empty cache, snapshot and queue: a (re)started scheduler learns everything from its informers."""
+        self.cache = Cache()
+        self.snapshot = self.handle.snapshot = Snapshot()
+        self.queue = SchedulingQueue(
+            self.profile.less, clock=self.clock, pre_enqueue=self.profile.pre_enqueue,
+            plugin_events=self.profile.plugin_events(),
+        )
+        self._next_start_node_index = 0
+
     def start(self, client: kubernetes.client.ApiClient) -> None:
-        """Start watching the cluster behind ``client`` and scheduling; return once caches are synced."""
+        """Start watching the cluster behind ``client`` and scheduling; return once caches are synced.
+
+        A stopped scheduler may be started again: it starts from what the cluster says.
+        """
+        if self._thread is not None:
+            raise RuntimeError(f"scheduler {self.scheduler_name!r} is already running; stop() it first")
+        self._reset()
         self.client = Client(client)
         self.recorder = EventRecorder(self.client, self.scheduler_name, clock=self.clock)
         self._informers = SharedInformerFactory(self.client, clock=self.clock)

@@ -26,6 +26,25 @@ def test_child_reports_ready_and_stops_on_sigterm(tmp_path):
     assert not p.alive()
 
 
+GRACEFUL_CHILD = textwrap.dedent(
+    """
+    import signal, threading
+    from kubelab.process import report_ready, watch_parent
+    watch_parent()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    report_ready()
+    stopping.wait()
+    """
+)
+
+
+def test_a_child_that_handles_sigterm_exits_cleanly_while_watching_its_parent(tmp_path):
+    p = ManagedProcess("graceful", [sys.executable, "-c", GRACEFUL_CHILD], tmp_path / "g.log")
+    p.start()
+    assert p.stop(grace=5) == 0, (tmp_path / "g.log").read_text()
+
+
 def test_child_that_dies_before_ready_is_reported_with_its_log(tmp_path):
     p = ManagedProcess("broken", [sys.executable, "-c", "print('boom'); raise SystemExit(3)"], tmp_path / "b.log")
     with pytest.raises(ProcessFailed, match=r"(?s)exited \(code 3\).*boom"):

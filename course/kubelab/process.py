@@ -197,8 +197,10 @@ def watch_parent() -> None:
         return
 
     def wait_for_eof() -> None:
+        # os.read, not sys.stdin: a thread blocked in a buffered read holds the buffer's lock,
+        # and the interpreter aborts at exit when it cannot take it.
         try:
-            while sys.stdin.buffer.read(4096):
+            while os.read(sys.stdin.fileno(), 4096):
                 pass
         except (OSError, ValueError):
             pass

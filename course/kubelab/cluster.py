@@ -21,12 +21,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 import kubernetes.client
 
+from kubelab.component import Component
 from kubelab.kubeconfig import api_client, write_kubeconfig
 from kubelab.paths import ClusterDir
 from kubelab.pki import ensure_pki
@@ -34,6 +36,9 @@ from kubelab.process import ManagedProcess
 from kubelab.store.etcd_server import EtcdServer
 
 StoreName = Literal["memory", "etcd"]
+
+CONTROL_PLANE = ("scheduler", "controller-manager")
+"""The control-plane components besides the API server, in the order they start."""
 
 
 class ClusterError(RuntimeError):
@@ -59,6 +64,12 @@ class Cluster:
     ``name=None`` makes a throw-away cluster in a temporary directory, removed by
     :meth:`stop`; a named cluster lives in ``$KUBELAB_HOME/clusters/<name>`` and keeps its
     state (with ``store="etcd"``) between runs.
+
+    ``components`` names the parts to run besides the API server (any of
+    :data:`CONTROL_PLANE`); each runs as its own process. ``disable`` names built-in
+    controllers the controller-manager leaves out. ``replace`` swaps a component
+    (``"scheduler"``) or one controller (``"replicaset"``) for an object of yours that runs
+    in this process — :meth:`plug` does the same on a running cluster.
     """
 
     def __init__(
@@ -67,9 +78,29 @@ class Cluster:
         *,
         store: StoreName = "memory",
         home: Path | None = None,
+        components: Iterable[str] = (),
+        disable: Iterable[str] = (),
+        replace: Mapping[str, Any] | None = None,
     ) -> None:
         if store not in ("memory", "etcd"):
             raise ValueError(f"unknown store {store!r}: use 'memory' or 'etcd'")
+        self.components = list(dict.fromkeys(components))
+        unknown = [c for c in self.components if c not in CONTROL_PLANE]
+        if unknown:
+            raise ValueError(f"unknown components {', '.join(unknown)}: known are {', '.join(CONTROL_PLANE)}")
+        self.disabled = set(disable)
+        if self.disabled:
+            from kubelab.controllers.manager import BUILTIN_CONTROLLERS
+
+            unknown = sorted(self.disabled - set(BUILTIN_CONTROLLERS))
+            if unknown:
+                raise ValueError(
+                    f"cannot disable unknown controllers {', '.join(unknown)}: known are {', '.join(BUILTIN_CONTROLLERS)}"
+                )
+        self.replaced: dict[str, Any] = {}
+        self._pending_replacements = dict(replace or {})
+        self.processes: dict[str, ManagedProcess] = {}
+        self._in_process: dict[str, Component] = {}
         self.store: StoreName = store
         self._tmp: Path | None = None
         if name is None:
@@ -105,6 +136,9 @@ class Cluster:
             self.url = f"https://127.0.0.1:{info['port']}"
             write_kubeconfig(self.dir, self.url)
             self.wait_ready()
+            self._start_components()
+            for name, obj in self._pending_replacements.items():
+                self.plug(name, obj)
             self._write_state()
         except BaseException:
             self.stop()
@@ -113,6 +147,11 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop every part; a throw-away cluster's directory is removed."""
+        for name in list(self._in_process):
+            self._in_process.pop(name).stop()
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+        self.processes.clear()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -141,10 +180,104 @@ class Cluster:
             "supervisor": os.getpid(),
             "processes": {"apiserver": self.apiserver.pid if self.apiserver else None},
         }
+        state["processes"].update({name: p.pid for name, p in self.processes.items()})
+        state["in_process"] = sorted(self._in_process)
         if self.etcd and self.etcd.process:
             state["processes"]["etcd"] = self.etcd.process.pid
             state["etcd"] = self.etcd.endpoint
         self.dir.state.write_text(json.dumps(state, indent=2))
+
+    # -- components ------------------------------------------------------------------------
+
+    def _component_argv(self, name: str) -> list[str]:
+        argv = [sys.executable, "-m", "kubelab", name, "--kubeconfig", str(self.kubeconfig)]
+        if name == "controller-manager":
+            from kubelab.controllers.manager import BUILTIN_CONTROLLERS
+
+            off = sorted((self.disabled | set(self.replaced)) & set(BUILTIN_CONTROLLERS))
+            if off:
+                argv += ["--disable", ",".join(off)]
+        return argv
+
+    def _start_components(self) -> None:
+        """Start every component's process at once, then wait for each to be ready."""
+        started = [self._spawn(name) for name in self.components]
+        for process in started:
+            process.wait_ready()
+
+    def _spawn(self, name: str) -> ManagedProcess:
+        process = ManagedProcess(name, self._component_argv(name), self.dir.log(name))
+        self.processes[name] = process
+        process.spawn()
+        return process
+
+    def restart_component(self, name: str) -> None:
+        """Start (again) the process of a built-in component, e.g. after :meth:`kill_component`."""
+        if name not in self.components:
+            raise ClusterError(f"{name!r} is not one of this cluster's components ({', '.join(self.components)})")
+        old = self.processes.pop(name, None)
+        if old is not None:
+            old.stop()
+        self._spawn(name).wait_ready()
+        self._write_state()
+
+    def stop_component(self, name: str) -> None:
+        """Stop a component's process gracefully (SIGTERM), as ``systemctl stop`` would."""
+        self._process(name).stop()
+
+    def kill_component(self, name: str) -> None:
+        """Kill a component's process at once (SIGKILL), as a crash would."""
+        self._process(name).kill()
+
+    def _process(self, name: str) -> ManagedProcess:
+        if name not in self.processes:
+            raise ClusterError(f"no process called {name!r} runs in this cluster ({', '.join(self.processes)})")
+        return self.processes[name]
+
+    def plug(self, name: str, obj: Any) -> None:
+        """Replace a component or a controller with ``obj``, which then runs in this process.
+
+        ``name`` is ``"scheduler"`` (``obj`` is a :class:`~kubelab.component.Component`) or a
+        controller's name such as ``"replicaset"`` (``obj`` is a controller the
+        controller-manager could run). The built-in one stops first.
+        """
+        from kubelab.controllers.manager import BUILTIN_CONTROLLERS, ControllerManager
+
+        if name in self.replaced:
+            self.unplug(name)
+        if name in CONTROL_PLANE:
+            if not isinstance(obj, Component):
+                raise TypeError(f"a {name} must have start(client) and stop() methods, got {type(obj).__name__}")
+            if name in self.processes:
+                self.processes.pop(name).stop()
+            component: Component = obj
+        elif name in BUILTIN_CONTROLLERS:
+            self.replaced[name] = obj
+            if "controller-manager" in self.processes:
+                self.restart_component("controller-manager")
+            others = [c for c in BUILTIN_CONTROLLERS if c != name]
+            component = ControllerManager({name: obj}, disabled=others)
+        else:
+            raise ValueError(
+                f"cannot plug {name!r}: use one of {', '.join(CONTROL_PLANE)} or a controller "
+                f"({', '.join(BUILTIN_CONTROLLERS)})"
+            )
+        self.replaced[name] = obj
+        component.start(self.api_client())
+        self._in_process[name] = component
+        self._write_state()
+
+    def unplug(self, name: str) -> None:
+        """Stop your replacement of ``name`` and bring the built-in one back."""
+        if name not in self.replaced:
+            raise ClusterError(f"{name!r} is not replaced in this cluster")
+        self._in_process.pop(name).stop()
+        del self.replaced[name]
+        if name in self.components:
+            self._spawn(name).wait_ready()
+        elif "controller-manager" in self.processes:
+            self.restart_component("controller-manager")
+        self._write_state()
 
     # -- using the cluster ---------------------------------------------------------------
 

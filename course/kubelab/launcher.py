@@ -53,7 +53,12 @@ def up(argv: list[str]) -> int:
         help="etcd (a real etcd; state survives down/up) or memory (faster; state is lost) (default etcd)",
     )
     parser.add_argument("--detach", action="store_true", help="run in the background and return once ready")
+    parser.add_argument(
+        "--disable", default="", metavar="CONTROLLERS",
+        help="built-in controllers not to run, comma-separated (e.g. replicaset,deployment)",
+    )
     args = parser.parse_args(argv)
+    disable = [c for c in args.disable.split(",") if c]
     cluster_dir = _cluster_dir(args.name)
     running = read_state(cluster_dir)
     if running:
@@ -64,21 +69,21 @@ def up(argv: list[str]) -> int:
         )
         return 1
     if args.detach:
-        return _detach(args.name, args.store, cluster_dir)
-    return _supervise(args.name, args.store)
+        return _detach(args.name, args.store, disable, cluster_dir)
+    return _supervise(args.name, args.store, disable)
 
 
-def _supervise(name: str, store: str) -> int:
-    from kubelab.cluster import Cluster, ClusterError
+def _supervise(name: str, store: str, disable: list[str]) -> int:
+    from kubelab.cluster import CONTROL_PLANE, Cluster, ClusterError
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     started = time.monotonic()
-    cluster = Cluster(name, store=store)  # type: ignore[arg-type]
     try:
+        cluster = Cluster(name, store=store, components=CONTROL_PLANE, disable=disable)  # type: ignore[arg-type]
         cluster.start()
-    except ClusterError as e:
+    except (ClusterError, ValueError) as e:
         print(f"kubelab: could not start cluster {name!r}: {e}", file=sys.stderr)
         return 1
     print(
@@ -99,12 +104,12 @@ def _supervise(name: str, store: str) -> int:
     return 0
 
 
-def _detach(name: str, store: str, cluster_dir: ClusterDir, timeout: float = 60.0) -> int:
+def _detach(name: str, store: str, disable: list[str], cluster_dir: ClusterDir, timeout: float = 60.0) -> int:
     cluster_dir.create()
     log = cluster_dir.log("supervisor")
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kubelab", "up", "--name", name, "--store", store],
+            [sys.executable, "-m", "kubelab", "up", "--name", name, "--store", store, "--disable", ",".join(disable)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     deadline = time.monotonic() + timeout

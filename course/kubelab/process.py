@@ -74,6 +74,7 @@ class ManagedProcess:
         self.expects_ready_report = expects_ready_report
         self.popen: subprocess.Popen[bytes] | None = None
         self.ready_info: dict[str, Any] = {}
+        self._ready_fd: int | None = None
 
     @property
     def pid(self) -> int | None:
@@ -84,6 +85,11 @@ class ManagedProcess:
 
     def start(self) -> dict[str, Any]:
         """Start the process and wait for its ready report; return what it reported."""
+        self.spawn()
+        return self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it (see :meth:`wait_ready`)."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ if self.env is None else self.env)
         read_fd, write_fd = os.pipe()
@@ -102,11 +108,18 @@ class ManagedProcess:
                 start_new_session=True,
             )
         os.close(write_fd)
+        self._ready_fd = read_fd
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Wait for the ready report of a process started with :meth:`spawn`; return what it reported."""
+        fd, self._ready_fd = self._ready_fd, None
+        if fd is None:
+            return self.ready_info
         try:
             if self.expects_ready_report:
-                self.ready_info = self._read_ready(read_fd)
+                self.ready_info = self._read_ready(fd)
         finally:
-            os.close(read_fd)
+            os.close(fd)
         return self.ready_info
 
     def _read_ready(self, fd: int) -> dict[str, Any]:

@@ -79,10 +79,10 @@ class BindEverythingTo:
             while not self.stopping.wait(0.1):
                 for pod in pods.list(field_selector="spec.nodeName=")["items"]:
                     meta = pod["metadata"]
-                    pods.subresource(meta["name"], "binding", {
+                    pods.create({
                         "apiVersion": "v1", "kind": "Binding", "metadata": {"name": meta["name"]},
                         "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name},
-                    }, namespace=meta["namespace"])
+                    }, meta["namespace"], subresource="binding")
 
         self.thread = threading.Thread(target=loop, daemon=True)
         self.thread.start()

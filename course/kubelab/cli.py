@@ -30,9 +30,9 @@ COMPONENTS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     lines = ["usage: kubelab <command> [options]", "", "commands:"]
-    lines += [f"  {name:<14} {help}" for name, (_, help) in COMMANDS.items()]
+    lines += [f"  {name:<20} {help}" for name, (_, help) in COMMANDS.items()]
     lines += ["", "components (run as their own process by 'kubelab up'):"]
-    lines += [f"  {name:<14} {help}" for name, (_, help) in COMPONENTS.items()]
+    lines += [f"  {name:<20} {help}" for name, (_, help) in COMPONENTS.items()]
     lines += ["", "Run 'kubelab <command> --help' for a command's options."]
     return "\n".join(lines)
 

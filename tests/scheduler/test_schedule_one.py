@@ -150,3 +150,24 @@ def test_node_affinity_to_a_node_name_narrows_the_search() -> None:
                                  "2 node(s) didn't satisfy plugin(s) [NodeAffinity].")
     assert caught.value.diagnosis.node_to_status.absent == Status.unresolvable(
         "node(s) didn't satisfy plugin(s) [NodeAffinity]")
+
+
+def test_room_reserved_for_a_nominated_pod_is_not_taken_by_a_lower_priority_one() -> None:
+    class Nominated:
+        def __init__(self, pods: dict[str, list[PodInfo]]) -> None:
+            self.pods = pods
+
+        def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+            return self.pods.get(node_name, [])
+
+        def has_nominated_pods(self) -> bool:
+            return bool(self.pods)
+
+    snap = snapshot([node("n1", cpu="2")])
+    profile = default_profile(snap)
+    profile.nominator = Nominated({"n1": [PodInfo(pod("preemptor", cpu="2", priority=100))]})
+    with pytest.raises(FitError, match=r"^0/1 nodes are available: 1 Insufficient cpu\.$"):
+        schedule_pod(profile, CycleState(), PodInfo(pod("low", cpu="1", priority=1)), snap, rng=random.Random(0))
+    higher = schedule_pod(profile, CycleState(), PodInfo(pod("higher", cpu="1", priority=1000)), snap,
+                          rng=random.Random(0))
+    assert higher.suggested_host == "n1"

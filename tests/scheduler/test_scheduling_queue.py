@@ -186,3 +186,20 @@ def test_pop_blocks_until_a_pod_arrives_or_the_queue_closes() -> None:
 def pop_name_blocking(queue: SchedulingQueue) -> str | None:
     qpi = queue.pop()
     return None if qpi is None else qpi.pod_info.name
+
+
+def test_the_queue_remembers_nominated_pods_by_node() -> None:
+    queue, _ = make_queue()
+    nominated = pod("urgent")
+    nominated["status"]["nominatedNodeName"] = "n1"
+    info = PodInfo(nominated)
+    queue.add(info)
+    assert names(queue.nominated_pods_for_node("n1")) == ["urgent"] and queue.has_nominated_pods()
+    moved = {**nominated, "status": {"nominatedNodeName": "n2"}}
+    queue.update(info, PodInfo(moved))
+    assert queue.nominated_pods_for_node("n1") == [] and names(queue.nominated_pods_for_node("n2")) == ["urgent"]
+    queue.add_nominated_pod(PodInfo(moved), "")
+    assert not queue.has_nominated_pods()
+    queue.add_nominated_pod(PodInfo(moved), "n3")
+    queue.delete(PodInfo(moved))
+    assert not queue.has_nominated_pods()

@@ -245,7 +245,11 @@ class PostFilterPlugin(Protocol):
     def post_filter(
         self, state: CycleState, pod: PodInfo, statuses: NodeToStatus
     ) -> tuple[str | None, Status]:
-        """Called when no node fits: try to make room (preemption). Returns a nominated node and a status."""
+        """Called when no node fits: try to make room (preemption). Returns a nominated node and a status.
+
+        The node is where the pod should go once room is made; ``""`` clears an earlier
+        nomination; ``None`` leaves it as it is.
+        """
         ...
 
 

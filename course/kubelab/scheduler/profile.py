@@ -10,7 +10,7 @@ the default profile.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from kubelab.scheduler.framework import (
     MAX_NODE_SCORE,
@@ -35,9 +35,19 @@ from kubelab.scheduler.framework import (
 )
 from kubelab.scheduler.nodeinfo import NodeInfo, PodInfo
 
-__all__ = ["DEFAULT_SCHEDULER_NAME", "PluginError", "Profile", "ProfileError"]
+__all__ = ["DEFAULT_SCHEDULER_NAME", "Nominator", "PluginError", "Profile", "ProfileError"]
 
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
+
+
+class Nominator(Protocol):
+    """Where pods nominated to a node by preemption are kept (the scheduling queue, upstream's ``PodNominator``)."""
+
+    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+        ...
+
+    def has_nominated_pods(self) -> bool:
+        ...
 
 
 class ProfileError(ValueError):
@@ -58,6 +68,8 @@ class Profile:
         name: str = DEFAULT_SCHEDULER_NAME,
     ) -> None:
         self.name = name
+        self.nominator: Nominator | None = None
+        """Set by the scheduler: room reserved by preemption is respected when filtering."""
         self.plugins = list(plugins)
         weights = dict(weights or {})
         seen: set[str] = set()
@@ -159,6 +171,27 @@ class Profile:
             if status is not None:
                 return status
         return None
+
+    def run_filter_plugins_with_nominated_pods(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        """Filter a node as if the pods nominated to it (of priority ≥ the pod's) already ran there.
+
+        Then, if it passes, filter it again without them, since a pod with affinity to one of
+        them must not count on a pod that may never come (``RunFilterPluginsWithNominatedPods``).
+        """
+        nominated = [] if self.nominator is None else [
+            p for p in self.nominator.nominated_pods_for_node(node.name)
+            if p.priority >= pod.priority and p.uid != pod.uid
+        ]
+        if not nominated:
+            return self.run_filter_plugins(state, pod, node)
+        with_nominated, state_with = node.clone(), state.clone()
+        for other in nominated:
+            with_nominated.add_pod(other)
+            self.run_pre_filter_extension_add_pod(state_with, pod, other, with_nominated)
+        status = self.run_filter_plugins(state_with, pod, with_nominated)
+        if status is not None:
+            return status
+        return self.run_filter_plugins(state, pod, node)
 
     def run_post_filter_plugins(
         self, state: CycleState, pod: PodInfo, statuses: NodeToStatus

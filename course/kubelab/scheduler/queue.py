@@ -129,6 +129,8 @@ class SchedulingQueue:
         self._backoff_index: dict[str, tuple[QueuedPodInfo, int]] = {}
         self._unschedulable: dict[str, QueuedPodInfo] = {}
         self._in_flight: set[str] = set()
+        self._nominated: dict[str, dict[str, PodInfo]] = {}
+        self._nominated_node: dict[str, str] = {}
         self._seq = itertools.count()
         self._last_unschedulable_flush = clock.now()
         self.scheduling_cycle = 0
@@ -141,6 +143,7 @@ class SchedulingQueue:
     def add(self, pod_info: PodInfo) -> None:
         """A new pending pod (``Add``)."""
         with self._cond:
+            self._nominate_from_status(pod_info)
             if self._contains(pod_info.uid):
                 return
             qpi = QueuedPodInfo(pod_info, self.clock.now())
@@ -150,6 +153,7 @@ class SchedulingQueue:
         """A pending pod changed (``Update``): refresh it, and retry it if the change may help."""
         uid = new.uid
         with self._cond:
+            self._nominate_from_status(new)
             entry = self._active_index.get(uid)
             if entry is not None:
                 entry.qpi.pod_info = new
@@ -179,6 +183,7 @@ class SchedulingQueue:
         """The pod is gone, or no longer pending (``Delete``)."""
         uid = pod_info.uid
         with self._cond:
+            self._delete_nominated(uid)
             entry = self._active_index.pop(uid, None)
             if entry is not None:
                 entry.removed = True
@@ -277,6 +282,48 @@ class SchedulingQueue:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    # -- nominated pods (the nominator) ----------------------------------------------------
+
+    def add_nominated_pod(self, pod_info: PodInfo, node_name: str) -> None:
+        """Reserve room on ``node_name`` for a pod that preempted there (``AddNominatedPod``).
+
+        An empty ``node_name`` removes the reservation.
+        """
+        with self._cond:
+            self._delete_nominated(pod_info.uid)
+            if node_name:
+                self._nominated.setdefault(node_name, {})[pod_info.uid] = pod_info
+                self._nominated_node[pod_info.uid] = node_name
+
+    def delete_nominated_pod_if_exists(self, pod_info: PodInfo) -> None:
+        with self._cond:
+            self._delete_nominated(pod_info.uid)
+
+    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+        """Pods nominated to run on ``node_name``: filters count them as if they were there."""
+        with self._cond:
+            return list(self._nominated.get(node_name, {}).values())
+
+    def has_nominated_pods(self) -> bool:
+        with self._cond:
+            return bool(self._nominated_node)
+
+    def _nominate_from_status(self, pod_info: PodInfo) -> None:
+        node_name = (pod_info.pod.get("status") or {}).get("nominatedNodeName") or ""
+        if node_name or pod_info.uid in self._nominated_node:
+            self._delete_nominated(pod_info.uid)
+            if node_name:
+                self._nominated.setdefault(node_name, {})[pod_info.uid] = pod_info
+                self._nominated_node[pod_info.uid] = node_name
+
+    def _delete_nominated(self, uid: str) -> None:
+        node_name = self._nominated_node.pop(uid, None)
+        if node_name is not None:
+            pods = self._nominated[node_name]
+            pods.pop(uid, None)
+            if not pods:
+                del self._nominated[node_name]
 
     # -- back-off ------------------------------------------------------------------------
 

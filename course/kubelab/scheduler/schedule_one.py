@@ -88,7 +88,7 @@ def find_nodes_that_fit_pod(
     nominated = (pod.pod.get("status") or {}).get("nominatedNodeName")
     if nominated:
         node = snapshot.get(nominated)
-        if node is not None and profile.run_filter_plugins(state, pod, node) is None:
+        if node is not None and profile.run_filter_plugins_with_nominated_pods(state, pod, node) is None:
             return [node], diagnosis, start_index
 
     nodes = all_nodes
@@ -128,9 +128,22 @@ def _find_nodes_that_pass_filters(
     # The hot loop of the scheduler: bound methods, no per-call wrapper. A plugin that
     # raises is reported once, by re-running it through run_filter.
     methods = [(plugin, plugin.filter) for plugin in filters]
+    nominator = profile.nominator if profile.nominator is not None and profile.nominator.has_nominated_pods() else None
     for i in range(count):
         node = nodes[(start + i) % count]
         checked += 1
+        if nominator is not None and nominator.nominated_pods_for_node(node.name):
+            status = profile.run_filter_plugins_with_nominated_pods(state, pod, node)
+            if status is None:
+                feasible.append(node)
+                if len(feasible) >= wanted:
+                    break
+                continue
+            if status.code == Code.ERROR:
+                raise PluginError(status.message)
+            statuses.set(node.name, status)
+            diagnosis.add_plugin_status(status)
+            continue
         for plugin, method in methods:
             try:
                 status = method(state, pod, node)

@@ -154,6 +154,7 @@ class Scheduler:
             self.profile.less, clock=self.clock, pre_enqueue=self.profile.pre_enqueue,
             plugin_events=self.profile.plugin_events(),
         )
+        self.profile.nominator = self.queue
         self._next_start_node_index = 0
 
     def start(self, client: kubernetes.client.ApiClient) -> None:
@@ -300,7 +301,7 @@ class Scheduler:
                 percentage_of_nodes_to_score=self.percentage_of_nodes_to_score,
             )
         except FitError as fit:
-            nominated = None
+            nominated: str | None = None
             if self.profile.post_filter:
                 nominated, status = self.profile.run_post_filter_plugins(state, pod, fit.diagnosis.node_to_status)
                 fit.diagnosis.post_filter_msg = status.message
@@ -308,23 +309,24 @@ class Scheduler:
                                 nominated=nominated)
             return
         except NoNodesAvailable as e:
-            self.handle_failure(qpi, cycle, str(e), rejected_by=set())
+            self.handle_failure(qpi, cycle, str(e), rejected_by=set(), nominated="")
             return
         except PluginError as e:
-            self.handle_failure(qpi, cycle, str(e), rejected_by=None)
+            self.handle_failure(qpi, cycle, str(e), rejected_by=None, nominated="")
             return
         self._next_start_node_index = result.next_start_node_index
         assumed = pod.assumed_on(result.suggested_host)
         try:
             self.cache.assume_pod(assumed)
         except CacheError as e:
-            self.handle_failure(qpi, cycle, str(e), rejected_by=None)
+            self.handle_failure(qpi, cycle, str(e), rejected_by=None, nominated="")
             return
+        self.queue.delete_nominated_pod_if_exists(pod)
         reserved = self.profile.run_reserve_plugins(state, assumed, result.suggested_host)
         if reserved is not None:
             self.profile.run_unreserve_plugins(state, assumed, result.suggested_host)
             self.cache.forget_pod(assumed)
-            self.handle_failure(qpi, cycle, reserved.message,
+            self.handle_failure(qpi, cycle, reserved.message, nominated="",
                                 rejected_by={reserved.plugin} if reserved.is_rejected() else None)
             return
         self.queue.done(pod.uid)
@@ -342,7 +344,7 @@ class Scheduler:
             self.cache.forget_pod(assumed)
             # The room it held is free again: pods waiting for it may now fit.
             self.queue.move_all_to_active_or_backoff(ClusterEvent("Pod", "Delete"))
-            self.handle_failure(qpi, cycle, status.message, rejected_by=None)
+            self.handle_failure(qpi, cycle, status.message, rejected_by=None, nominated="")
             return
         self.cache.finish_binding(assumed)
         self._record(assumed, "Normal", "Scheduled",
@@ -360,7 +362,8 @@ class Scheduler:
         """Requeue a pod that failed, tell the user why (event + condition) (``handleSchedulingFailure``).
 
         ``rejected_by`` names the plugins that found the pod does not fit; None means an
-        error, retried after a back-off whatever happens in the cluster.
+        error, retried after a back-off whatever happens in the cluster. ``nominated`` is
+        the node preemption made room on (``""`` clears a nomination, None keeps it).
         """
         pod = qpi.pod_info
         if rejected_by is None:
@@ -377,6 +380,8 @@ class Scheduler:
         else:
             if self._pods is not None:
                 pod = qpi.pod_info = PodInfo(deep_copy(latest))
+            if nominated is not None:
+                self.queue.add_nominated_pod(pod, nominated)
             self.queue.add_unschedulable_if_not_present(qpi, cycle)
         self._record(pod, "Warning", "FailedScheduling", _truncate(message))
         condition = {
@@ -396,7 +401,7 @@ class Scheduler:
             return
         status = pod.pod.get("status") or {}
         current = next((c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), None)
-        nominate = nominated is not None and status.get("nominatedNodeName") != nominated
+        nominate = nominated is not None and (status.get("nominatedNodeName") or "") != nominated
         unchanged = current is not None and all(current.get(k) == condition[k] for k in ("status", "reason", "message"))
         if unchanged and not nominate:
             return
@@ -405,7 +410,7 @@ class Scheduler:
             {**condition, "lastProbeTime": None, "lastTransitionTime": transition or now_rfc3339()}
         ]}
         if nominate:
-            patch["nominatedNodeName"] = nominated
+            patch["nominatedNodeName"] = nominated or None
         try:
             self.client.resource("v1", "pods").patch(
                 pod.name, {"status": patch}, pod.namespace, type="strategic", subresource="status")

@@ -86,7 +86,8 @@ class DefaultPreemption:
         if not candidates:
             diagnosis = Diagnosis(node_to_status=node_statuses)
             node_statuses.absent = Status.unresolvable(NOT_HELPFUL)
-            return None, Status.unschedulable(str(FitError(pod, len(all_nodes), diagnosis)))
+            # "": clear any earlier nomination, this pod has nowhere to go.
+            return "", Status.unschedulable(str(FitError(pod, len(all_nodes), diagnosis)))
         best = self.select_candidate(candidates)
         self.prepare_candidate(best, pod)
         return best.node_name, Status()
@@ -150,7 +151,7 @@ class DefaultPreemption:
         for victim in potential:
             node.remove_pod(victim)
             profile.run_pre_filter_extension_remove_pod(state, pod, victim, node)
-        status = profile.run_filter_plugins(state, pod, node)
+        status = profile.run_filter_plugins_with_nominated_pods(state, pod, node)
         if status is not None:
             return [], status
         victims = []
@@ -158,7 +159,7 @@ class DefaultPreemption:
         for candidate in sorted(potential, key=_importance_key):
             node.add_pod(candidate)
             profile.run_pre_filter_extension_add_pod(state, pod, candidate, node)
-            if profile.run_filter_plugins(state, pod, node) is not None:
+            if profile.run_filter_plugins_with_nominated_pods(state, pod, node) is not None:
                 node.remove_pod(candidate)
                 profile.run_pre_filter_extension_remove_pod(state, pod, candidate, node)
                 victims.append(candidate)

@@ -48,6 +48,8 @@ class Model:
     name: str
     fields: dict[str, FieldType]
     description: str = ""
+    required: tuple[str, ...] = ()
+    """JSON names of the fields the API requires (``name`` of a container...)."""
 
     def field(self, json_name: str) -> FieldType | None:
         return self.fields.get(json_name)
@@ -74,12 +76,18 @@ def model(name: str) -> Model | None:
     json_names: dict[str, str] = cls.attribute_map
     pyd_fields: dict[str, Any] = getattr(cls, "model_fields", {})
     fields = {}
+    required = []
     for attr, type_name in types.items():
         info = pyd_fields.get(attr)
         description = (getattr(info, "description", None) or "") if info is not None else ""
         fields[json_names[attr]] = _parse(type_name, description)
-    doc = (cls.__doc__ or "").strip()
-    return Model(name, fields, "" if doc.startswith("NOTE: This class is auto generated") else doc)
+        if info is not None and info.is_required():
+            required.append(json_names[attr])
+    # The docstring is the API's description followed by the generator's "Attributes:" notes.
+    doc = (cls.__doc__ or "").split("Attributes:")[0].strip()
+    if doc.startswith("NOTE: This class is auto generated"):
+        doc = ""
+    return Model(name, fields, doc, tuple(required))
 
 
 def _camel(text: str) -> str:

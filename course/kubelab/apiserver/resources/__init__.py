@@ -7,10 +7,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubelab.api.resources import ResourceInfo
 from kubelab.apiserver.resources.base import ResourceStrategy, StatusStrategy
 from kubelab.apiserver.resources.configmaps import ConfigMapStrategy
 from kubelab.apiserver.resources.controllerrevisions import ControllerRevisionStrategy
+from kubelab.apiserver.resources.customresourcedefinitions import CustomResourceDefinitionStrategy
+from kubelab.apiserver.resources.customresources import CustomResourceStrategy
 from kubelab.apiserver.resources.daemonsets import DaemonSetStrategy
 from kubelab.apiserver.resources.deployments import DeploymentStrategy
 from kubelab.apiserver.resources.endpoints import EndpointsStrategy
@@ -55,19 +59,22 @@ _STRATEGIES: dict[tuple[str, str], type[ResourceStrategy]] = {
     ("discovery.k8s.io", "endpointslices"): EndpointSliceStrategy,
     ("coordination.k8s.io", "leases"): LeaseStrategy,
     ("events.k8s.io", "events"): EventsV1Strategy,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): CustomResourceDefinitionStrategy,
 }
 
 
-def strategy_for(info: ResourceInfo) -> Strategy:
-    """The strategy of ``info``'s resource (the generic one if it has none of its own)."""
+def strategy_for(info: ResourceInfo, crd: dict[str, Any] | None = None) -> ResourceStrategy:
+    """The strategy of ``info``'s resource; a custom resource's needs its CRD (``info.crd``)."""
+    if info.crd:
+        if crd is None:
+            raise ValueError(f"{info.group_resource} is a custom resource: its CRD is needed")
+        return CustomResourceStrategy(info, crd)
     return _STRATEGIES.get((info.group, info.plural), ResourceStrategy)(info)
 
 
-def status_strategy_for(info: ResourceInfo) -> Strategy:
+def status_strategy_for(info: ResourceInfo, crd: dict[str, Any] | None = None) -> Strategy:
     """The strategy of the resource's ``/status`` subresource: only ``status`` changes."""
-    main = strategy_for(info)
-    assert isinstance(main, ResourceStrategy)
-    return StatusStrategy(main)
+    return StatusStrategy(strategy_for(info, crd))
 
 
 def finalize_strategy_for(info: ResourceInfo) -> Strategy:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubelab.api import schema
+from kubelab.api.patch import patch_meta
 from kubelab.api.resources import ResourceInfo, ResourceRegistry
 from kubelab.apiserver import crd_schema
 
@@ -73,56 +74,29 @@ _INT_OR_STRING_FIELDS = {
 _OBJECT_FIELDS = {("V1ManagedFieldsEntry", "fieldsV1"), ("V1ControllerRevision", "data")}
 
 
-def _merge(key: str, *keys: str, strategy: str = "merge") -> Obj:
-    return {
-        "x-kubernetes-list-map-keys": list(keys or (key,)), "x-kubernetes-list-type": "map",
-        "x-kubernetes-patch-merge-key": key, "x-kubernetes-patch-strategy": strategy,
-    }
+_MULTI_KEY_LISTS = {
+    ("V1Container", "ports"): ["containerPort", "protocol"],
+    ("V1EphemeralContainer", "ports"): ["containerPort", "protocol"],
+    ("V1ServiceSpec", "ports"): ["port", "protocol"],
+    ("V1PodSpec", "topologySpreadConstraints"): ["topologyKey", "whenUnsatisfiable"],
+}
+"""Lists keyed by more fields than their patch merge key (``x-kubernetes-list-map-keys``)."""
 
 
-_ATOMIC = {"x-kubernetes-list-type": "atomic"}
-_CONDITIONS = _merge("type")
-_LIST_EXTENSIONS: dict[tuple[str, str], Obj] = {
-    ("V1PodSpec", "containers"): _merge("name"),
-    ("V1PodSpec", "initContainers"): _merge("name"),
-    ("V1PodSpec", "ephemeralContainers"): _merge("name"),
-    ("V1PodSpec", "volumes"): _merge("name", strategy="merge,retainKeys"),
-    ("V1PodSpec", "imagePullSecrets"): _merge("name"),
-    ("V1PodSpec", "hostAliases"): _merge("ip"),
-    ("V1PodSpec", "tolerations"): _ATOMIC,
-    ("V1PodSpec", "topologySpreadConstraints"): _merge("topologyKey", "topologyKey", "whenUnsatisfiable"),
-    ("V1PodSpec", "readinessGates"): _ATOMIC,
-    ("V1PodSpec", "schedulingGates"): _merge("name"),
-    ("V1PodSpec", "resourceClaims"): _merge("name", strategy="merge,retainKeys"),
-    ("V1Container", "env"): _merge("name"),
-    ("V1Container", "envFrom"): _ATOMIC,
-    ("V1Container", "ports"): _merge("containerPort", "containerPort", "protocol"),
-    ("V1Container", "volumeMounts"): _merge("mountPath"),
-    ("V1Container", "volumeDevices"): _merge("devicePath"),
-    ("V1EphemeralContainer", "env"): _merge("name"),
-    ("V1EphemeralContainer", "volumeMounts"): _merge("mountPath"),
-    ("V1ObjectMeta", "finalizers"): {"x-kubernetes-list-type": "set", "x-kubernetes-patch-strategy": "merge"},
-    ("V1ObjectMeta", "ownerReferences"): _merge("uid"),
-    ("V1ServiceSpec", "ports"): _merge("port", "port", "protocol"),
-    ("V1ServiceSpec", "externalIPs"): _ATOMIC,
-    ("V1PodStatus", "conditions"): _CONDITIONS,
-    ("V1PodStatus", "podIPs"): _merge("ip"),
-    ("V1NodeStatus", "conditions"): _CONDITIONS,
-    ("V1NodeStatus", "addresses"): _merge("type"),
-    ("V1NodeSpec", "taints"): _ATOMIC,
-    ("V1NamespaceStatus", "conditions"): _CONDITIONS,
-    ("V1DeploymentStatus", "conditions"): _CONDITIONS,
-    ("V1ReplicaSetStatus", "conditions"): _CONDITIONS,
-    ("V1StatefulSetStatus", "conditions"): _CONDITIONS,
-    ("V1DaemonSetStatus", "conditions"): _CONDITIONS,
-    ("V1JobStatus", "conditions"): _ATOMIC,
-    ("V1PersistentVolumeClaimStatus", "conditions"): _CONDITIONS,
-    ("V1ServiceStatus", "conditions"): _merge("type"),
-    ("V1StatefulSetSpec", "volumeClaimTemplates"): _ATOMIC,
-}
-_FIELD_EXTENSIONS: dict[tuple[str, str], Obj] = {
-    ("V1DeploymentSpec", "strategy"): {"x-kubernetes-patch-strategy": "retainKeys"},
-}
+def _patch_extensions(model_name: str, field_name: str, is_list: bool) -> Obj:
+    """``x-kubernetes-patch-strategy`` / ``-merge-key`` (and for keyed lists, the list type) of one field."""
+    meta = patch_meta(model_name, field_name)
+    out: Obj = {}
+    if meta.merge_key:
+        out["x-kubernetes-list-map-keys"] = _MULTI_KEY_LISTS.get((model_name, field_name), [meta.merge_key])
+        out["x-kubernetes-list-type"] = "map"
+        out["x-kubernetes-patch-merge-key"] = meta.merge_key
+    elif is_list and "merge" in meta.strategies:
+        out["x-kubernetes-list-type"] = "set"
+    if meta.strategies:
+        out["x-kubernetes-patch-strategy"] = ",".join(meta.strategies)
+    return out
+
 
 _LIST_PARAMS = (
     ("allowWatchBookmarks", "boolean"), ("continue", "string"), ("fieldSelector", "string"),
@@ -247,14 +221,13 @@ class _ModelDefinitions:
         description = ft.description
         if ft.container == "list":
             prop: Obj = {"type": "array", "items": item}
-            prop.update(_LIST_EXTENSIONS.get(key, {}))
         elif ft.container == "map":
             prop = {"type": "object", "additionalProperties": item}
         elif "$ref" in item:
             prop = {"allOf": [item]} if v3 else dict(item)
         else:
             prop = item
-        prop.update(_FIELD_EXTENSIONS.get(key, {}))
+        prop.update(_patch_extensions(model_name, field_name, ft.container == "list"))
         if description:
             prop["description"] = description
         return prop

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from kubelab.api.resources import ResourceRegistry
-from kubelab.apiserver.openapi import OpenAPIDocuments, unknown_fields
+from kubelab.apiserver.openapi import OpenAPIDocuments, decode_error, unknown_fields
 from kubelab.apiserver.openapi_v2_proto import encode_document
 from kubelab.apiserver.resources.customresourcedefinitions import (
     CustomResourceDefinitionStrategy,
@@ -198,3 +198,23 @@ def test_custom_resources_in_the_documents():
     obj = {"apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "x"},
            "spec": {"cronSpec": "* * * * */5", "image": "my-cron"}}
     assert docs.unknown_fields(obj, "stable.example.com", "v1", "CronTab") == ["spec.image"]
+
+
+def test_decode_errors_name_the_go_field_and_type():
+    deployment = {"spec": {"replicas": "3", "selector": {"matchLabels": {"app": "web"}}}}
+    assert decode_error(deployment, "apps", "v1", "Deployment") == (
+        "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32")
+    pod = {"spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": "80"}]}]}}
+    assert decode_error(pod, "", "v1", "Pod") == (
+        "json: cannot unmarshal string into Go struct field ContainerPort.spec.containers.ports.containerPort of type int32")
+    assert decode_error({"spec": {"containers": {"name": "web"}}}, "", "v1", "Pod") == (
+        "json: cannot unmarshal object into Go struct field PodSpec.spec.containers of type []v1.Container")
+    assert decode_error({"spec": {"terminationGracePeriodSeconds": 1.5}}, "", "v1", "Pod") == (
+        "json: cannot unmarshal number 1.5 into Go struct field PodSpec.spec.terminationGracePeriodSeconds of type int64")
+    assert decode_error({"metadata": {"labels": {"tier": 1}}}, "", "v1", "ConfigMap") == (
+        "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string")
+    fine = {"metadata": {"name": "x", "labels": {"a": "b"}}, "spec": {"containers": [
+        {"name": "web", "image": "nginx", "resources": {"limits": {"cpu": 1, "memory": "1Gi"}},
+         "ports": [{"containerPort": 80}], "readinessProbe": {"httpGet": {"port": "http"}}}]}}
+    assert decode_error(fine, "", "v1", "Pod") is None
+    assert decode_error({"spec": {"x": 1}}, "example.com", "v1", "Widget") is None

@@ -579,3 +579,96 @@ def _walk(value: Any, model_name: str, path: str, found: list[str]) -> None:
                     _walk(element, ft.model, f"{where}.{name}", found)
             elif ft.container == "scalar":
                 _walk(child, ft.model, where, found)
+
+
+_INT64_FIELDS = {
+    "terminationGracePeriodSeconds", "activeDeadlineSeconds", "generation", "observedGeneration", "runAsUser",
+    "runAsGroup", "fsGroup", "deletionGracePeriodSeconds", "expirationSeconds", "tolerationSeconds",
+    "supplementalGroups", "revision", "ttlSecondsAfterFinished",
+}
+"""Integer fields Go holds as int64; the others are int32 (how a decode error names the type)."""
+
+
+def decode_error(obj: Obj, group: str, version: str, kind: str) -> str | None:
+    """Why Go's JSON decoder would refuse ``obj`` as this kind, or None (a mistyped field).
+
+    Upstream answers 400 ``<Kind> in version "v1" cannot be handled as a <Kind>: <this>``, e.g.
+    ``json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32``.
+    Only the first mistyped field is reported, as the decoder stops there.
+    """
+    model_name = schema.model_name_for_kind(group, version, kind)
+    if model_name is None or not isinstance(obj, dict):
+        return None
+    return _first_type_error(obj, model_name, "")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _go_type(model_name: str, field_name: str, ft: schema.FieldType, element: bool = False) -> str:
+    if ft.model:
+        inner = f"v1.{_short_name(ft.model)}"
+    else:
+        inner = {
+            "integer": "int64" if field_name in _INT64_FIELDS else "int32", "number": "float64", "boolean": "bool",
+        }.get(ft.primitive or "", "string")
+    if element or ft.container == "scalar":
+        return inner
+    return f"[]{inner}" if ft.container == "list" else f"map[string]{inner}"
+
+
+def _fits(value: Any, model_name: str, field_name: str, ft: schema.FieldType) -> bool:
+    """Whether one scalar (or one element) decodes into the field's element type."""
+    if value is None or ft.primitive == "any" or (model_name, field_name) in _QUANTITY_FIELDS:
+        return True
+    if ft.model:
+        return isinstance(value, dict)
+    kind = _json_kind(value)
+    if ft.primitive == "integer":
+        return kind == "number" and float(value).is_integer()
+    if ft.primitive == "number":
+        return kind == "number"
+    if ft.primitive == "boolean":
+        return kind == "bool"
+    return kind == "string"
+
+
+def _first_type_error(value: Obj, model_name: str, path: str) -> str | None:
+    model = schema.model(model_name)
+    if model is None:
+        return None
+    for key, child in value.items():
+        ft = model.field(key)
+        if ft is None or child is None:
+            continue
+        where = f"{path}.{key}" if path else key
+        struct = _short_name(model_name)
+        if ft.container != "scalar":
+            wanted = list if ft.container == "list" else dict
+            if not isinstance(child, wanted):
+                return (f"json: cannot unmarshal {_json_kind(child)} into Go struct field {struct}.{where} "
+                        f"of type {_go_type(model_name, key, ft)}")
+            elements = child if isinstance(child, list) else list(child.values())
+        else:
+            elements = [child]
+        for element in elements:
+            if not _fits(element, model_name, key, ft):
+                shown = _json_kind(element)
+                if shown == "number" and ft.primitive == "integer":
+                    shown = f"number {element}"
+                return (f"json: cannot unmarshal {shown} into Go struct field {struct}.{where} "
+                        f"of type {_go_type(model_name, key, ft, element=True)}")
+            if ft.model and isinstance(element, dict):
+                found = _first_type_error(element, ft.model, where)
+                if found:
+                    return found
+    return None

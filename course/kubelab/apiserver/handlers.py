@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from kubelab.apiserver import errors, negotiation, request_info, tables
+from kubelab.apiserver import errors, negotiation, patching, request_info, tables
 from kubelab.apiserver.negotiation import Target
 from kubelab.apiserver.registry import DeleteOptions, ListOptions, Registry
 from kubelab.store import errors as storage_errors
@@ -175,6 +175,14 @@ def check_kind(obj: Obj, group: str, version: str, kind: str) -> None:
     obj["kind"] = kind
 
 
+def _body_kind(req: Request) -> tuple[str, str, str]:
+    """The group, version and kind a request body must have: the resource's, or Scale for ``/scale``."""
+    if req.ri.subresource == "scale":
+        return "autoscaling", "v1", "Scale"
+    info = req.resource
+    return info.group, info.version, info.kind
+
+
 class APIHandler:
     """The server's one request handler: every request of every client comes through ``__call__``."""
 
@@ -264,6 +272,8 @@ class APIHandler:
             return await self._create(req)
         if verb == "update":
             return await self._update(req)
+        if verb == "patch":
+            return await self._patch(req)
         if verb == "delete":
             return await self._delete(req)
         if verb == "deletecollection":
@@ -332,13 +342,9 @@ class APIHandler:
         return directive
 
     def _decode(self, req: Request, body: bytes) -> Obj:
-        info = req.resource
-        kind = info.kind
-        target_group, target_version = info.group, info.version
-        if req.ri.subresource == "scale":
-            target_group, target_version, kind = "autoscaling", "v1", "Scale"
+        group, version, kind = _body_kind(req)
         obj = decode_object(body, req.http.headers.get("Content-Type", ""), kind)
-        check_kind(obj, target_group, target_version, kind)
+        check_kind(obj, group, version, kind)
         return obj
 
     async def _create(self, req: Request) -> web.Response:
@@ -384,6 +390,30 @@ class APIHandler:
             dry_run=req.dry_run,
         )
         return self._respond(req, out, 201 if created else 200, registry)
+
+    async def _patch(self, req: Request) -> web.Response:
+        patch_type = negotiation.body_type(req.http.headers.get("Content-Type", ""))
+        patching.check_patch_type(req.resource, patch_type)
+        self._field_validation(req)
+        patch = patching.decode_patch(await req.body(self.server.config.max_request_bytes), patch_type)
+        registry = self._registry(req)
+        admission = self.server.admission
+        sub = req.ri.subresource
+        group, version, kind = _body_kind(req)
+
+        async def patched(current: Obj) -> Obj:
+            new = patching.apply_patch(req.resource, sub, current, patch, patch_type)
+            check_kind(new, group, version, kind)
+            registry.strategy.default(new)
+            await admission.admit("UPDATE", req.resource, sub, req.namespace, req.name, new, current)
+            return new
+
+        out, _ = await registry.update(
+            req.namespace, req.name, patched,
+            validate=admission.validator("UPDATE", req.resource, sub, req.namespace),
+            dry_run=req.dry_run,
+        )
+        return self._respond(req, out, 200, registry)
 
     async def _delete_options(self, req: Request) -> DeleteOptions:
         body = await req.body(self.server.config.max_request_bytes)

@@ -443,7 +443,7 @@ class Store:
 
     # -- delete -------------------------------------------------------------------------
 
-    def graceful_period(self, obj: Obj, options: DeleteOptions) -> int | None:
+    async def graceful_period(self, obj: Obj, options: DeleteOptions) -> int | None:
         """The grace period to delete ``obj`` with, or None if the resource deletes at once.
 
         Only pods wait (``CheckGracefulDelete``); :class:`~kubelab.apiserver.pods.PodStore` overrides this.
@@ -456,7 +456,7 @@ class Store:
         meta = obj.get("metadata") or {}
         return bool(meta.get("deletionTimestamp")) and bool(meta.get("deletionGracePeriodSeconds"))
 
-    def _grace_for(self, obj: Obj, options: DeleteOptions) -> int | None:
+    async def _grace_for(self, obj: Obj, options: DeleteOptions) -> int | None:
         """``rest.BeforeDelete``: the grace period of this deletion, or None when not graceful.
 
         Raises :class:`_AlreadyDeleting` when a graceful deletion is under way and this one
@@ -471,7 +471,7 @@ class Store:
             if grace is None or grace >= pending:
                 raise _AlreadyDeleting
             return max(grace, 0)
-        grace = self.graceful_period(obj, options)
+        grace = await self.graceful_period(obj, options)
         return None if grace is None else max(grace, 0)
 
     async def delete(self, namespace: str, name: str, options: DeleteOptions) -> tuple[Obj, bool]:
@@ -485,12 +485,12 @@ class Store:
             raise errors.from_storage(e, self.gr, name) from e
         self._check_delete_preconditions(current, options)
 
-        def mark(existing: Obj) -> Obj:
+        async def mark(existing: Obj) -> Obj:
             if not existing:
                 raise storage_errors.KeyNotFound(key)
             self._check_delete_preconditions(existing, options)
             meta = existing["metadata"]
-            grace = self._grace_for(existing, options)
+            grace = await self._grace_for(existing, options)
             finalizers = gc_finalizers(meta, options)
             if finalizers != (meta.get("finalizers") or []):
                 meta["finalizers"] = finalizers
@@ -514,9 +514,9 @@ class Store:
             raise errors.from_storage(e, self.gr, name) from e
 
     @staticmethod
-    async def _dry_run_delete(key: str, current: Obj, mark: Callable[[Obj], Obj]) -> tuple[Obj, bool]:
+    async def _dry_run_delete(key: str, current: Obj, mark: Callable[[Obj], Awaitable[Obj]]) -> tuple[Obj, bool]:
         try:
-            return mark(copy.deepcopy(current)), False
+            return await mark(copy.deepcopy(current)), False
         except _DeleteNow:
             return current, True
 

@@ -33,13 +33,18 @@ from typing import Any
 
 from aiohttp import web
 
+from kubelab.api import validation
 from kubelab.api.resources import ResourceInfo, ResourceRegistry
 from kubelab.apiserver import admission, errors
 from kubelab.apiserver.discovery import Discovery
 from kubelab.apiserver.handlers import APIHandler
 from kubelab.apiserver.health import Health
+from kubelab.apiserver.namespaces import NamespaceStore
+from kubelab.apiserver.pods import BindingREST, EvictionREST, PodStore
 from kubelab.apiserver.registry import Registry, Store
-from kubelab.apiserver.resources import status_strategy_for, strategy_for
+from kubelab.apiserver.resources import finalize_strategy_for, status_strategy_for, strategy_for
+from kubelab.apiserver.scale import ScaleREST
+from kubelab.apiserver.services import ServiceStore
 from kubelab.network import SERVICE_NETWORK
 from kubelab.paths import ClusterDir
 from kubelab.store.kv import KV
@@ -68,6 +73,8 @@ class APIServerConfig:
     max_request_bytes: int = 3 * 1024 * 1024
     min_request_timeout: int = 1800
     """Watches without ``timeoutSeconds`` end after between this and twice this many seconds."""
+    compaction_interval: float = 300.0
+    """Seconds between compactions of the store's history (``--etcd-compaction-interval``); 0 never."""
 
 
 class APIServer:
@@ -141,6 +148,8 @@ class APIServer:
         if self._kv is None:
             self._kv = _open_kv(config)
         self.storage = Storage(self._kv)
+        if config.compaction_interval > 0:
+            self.storage.start_compactor(config.compaction_interval)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((config.host, config.port))
@@ -167,8 +176,24 @@ class APIServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.storage.stop_compactor()
         if self._kv is not None and self._owns_kv:
             await self._kv.close()
+
+    def compact(self) -> int:
+        """Compact the store's history up to its current revision now; return that revision.
+
+        Watches and lists from an older resourceVersion then get 410 Expired, as after
+        kube-apiserver's periodic compaction.
+        """
+        assert self._loop is not None
+
+        async def run() -> int:
+            revision = await self.storage.current_revision()
+            await self.storage.compact(revision)
+            return revision
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
 
     async def _store_check(self) -> None:
         assert self._kv is not None
@@ -195,14 +220,29 @@ class APIServer:
             self._registries[key] = registry
         return registry
 
-    def _build_registry(self, info: ResourceInfo, subresource: str) -> Registry:
+    def _build_registry(self, info: ResourceInfo, subresource: str) -> Any:
+        gr = (info.group, info.plural)
         if not subresource:
             factory = self._factories.get(info.group_resource)
             if factory is not None:
                 return factory(info, self.storage)
+            if gr == ("", "pods"):
+                return PodStore(info, self.storage, strategy_for(info))
+            if gr == ("", "services"):
+                return ServiceStore(info, self.storage, strategy_for(info), service_cidr=self.config.service_cidr)
+            if gr == ("", "namespaces"):
+                return NamespaceStore(info, self.storage, strategy_for(info), name_fn=validation.name_is_dns_label)
             return Store(info, self.storage, strategy_for(info))
         if subresource == "status":
             return Store(info, self.storage, status_strategy_for(info), subresource="status")
+        if subresource == "scale":
+            return ScaleREST(self.registry_for(info))
+        if subresource == "binding":
+            return BindingREST(info, self.storage)
+        if subresource == "eviction":
+            return EvictionREST(info, self.registry_for(info))
+        if subresource == "finalize":
+            return Store(info, self.storage, finalize_strategy_for(info), subresource="finalize")
         raise errors.method_not_supported(errors.GroupResource(info.group, info.plural), subresource)
 
     def allow_create_on_update(self, info: ResourceInfo) -> bool:

@@ -29,10 +29,15 @@ def cluster():
 
 
 def _comparable(obj: dict) -> dict:
-    """The object without what differs between any two creations (uid, times, versions)."""
+    """The object without what differs between any two creations (uid, times, versions, allocated addresses)."""
     obj = json.loads(json.dumps(obj).replace(obj["metadata"]["uid"], "UID"))
     for volatile in ("uid", "resourceVersion", "creationTimestamp", "managedFields"):
         obj["metadata"].pop(volatile, None)
+    if obj["kind"] == "Service":
+        for allocated in ("clusterIP", "clusterIPs"):
+            obj["spec"].pop(allocated)
+        for port in obj["spec"]["ports"]:
+            port.pop("nodePort", None)
     return obj
 
 

@@ -33,7 +33,6 @@ class QuantityError(ValueError):
 
 
 FORMAT_WRONG = f"quantities must match the regular expression '{_REGEX}'"
-NUMERIC = "unable to parse numeric part of quantity"
 SUFFIX = "unable to parse quantity's suffix"
 
 

@@ -25,6 +25,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "controller-manager": ("kubelab.controllers.manager:main", "run the controllers (replicaset, deployment, ...)"),
     "container-runtime": ("kubelab.kubelet.runtime_daemon:main", "run a node's container runtime (started by 'kubelab up')"),
     "scheduler": ("kubelab.scheduler:main", "run the scheduler (started by 'kubelab up'; --scheduler-name for a second one)"),
+    "kubelet": ("kubelab.kubelet.kubelet:main", "run a node's kubelet (started by 'kubelab up')"),
 }
 
 

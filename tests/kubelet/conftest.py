@@ -6,8 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cluster_helpers import Node, test_node_index
 from kubelet_helpers import Pod, test_cidr
 
+from kubelab.client import Client
+from kubelab.cluster import Cluster
 from kubelab.kubelet.process_runtime import ProcessRuntime
 
 
@@ -21,3 +24,21 @@ def runtime(tmp_path: Path) -> Iterator[ProcessRuntime]:
 @pytest.fixture
 def pod(runtime: ProcessRuntime) -> Pod:
     return Pod(runtime)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    with Cluster() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def node(cluster: Cluster) -> Iterator[Node]:
+    n = Node(cluster, "node-1", test_node_index())
+    yield n
+    n.stop()
+
+
+@pytest.fixture(scope="module")
+def client(cluster: Cluster) -> Client:
+    return Client(cluster.api_client())

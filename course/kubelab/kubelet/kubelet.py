@@ -97,6 +97,7 @@ class Kubelet:
         self.workers = workers
         self.reasons: dict[tuple[str, str], tuple[str, str]] = {}
         self._terminating: set[str] = set()
+        self._deleted: dict[str, Obj] = {}
         self._start_times: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -147,6 +148,7 @@ class Kubelet:
             host_ip=self.node_ip,
         )
         self.controller = Controller(f"kubelet {self.node_name}", self.sync, workers=self.workers)
+        self.pods.add_event_handler(on_delete=self._remember_deleted)
         self.controller.watches(self.pods)
         for informer in (self.config_maps, self.secrets, self.services):
             self.controller.waits_for(informer)
@@ -213,6 +215,11 @@ class Kubelet:
     def _record(self, pod: Obj, type: str, reason: str, message: str) -> None:
         self.recorder.event(pod, type, reason, message)  # type: ignore[arg-type]
 
+    def _remember_deleted(self, pod: Obj) -> None:
+        # The last state of a pod removed from the API: what its containers are stopped with.
+        with self._lock:
+            self._deleted[f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"] = pod
+
     def _enqueue(self, key: str) -> None:
         self.controller.queue.add(key)
 
@@ -233,8 +240,13 @@ class Kubelet:
     def sync(self, key: str) -> Result | None:
         """Converge the pod ``key`` (``namespace/name``) one step; the reconcile of the kubelet's controller."""
         cached = self.pods.cache.get_by_key(key)
+        with self._lock:
+            deleted = self._deleted.pop(key, None)
         if cached is None:
-            self._kill_orphans(key, keep_uid="")
+            if deleted is not None:
+                # Removed from the API at once (force-deleted): stop it as its spec says, all the same.
+                self._begin_termination(deep_copy(deleted), in_api=False)
+            self._kill_orphans(key, keep_uid=deleted["metadata"]["uid"] if deleted is not None else "")
             return None
         pod: dict[str, Any] = deep_copy(cached)
         uid = pod["metadata"]["uid"]
@@ -303,16 +315,16 @@ class Kubelet:
 
     # -- deletion ---------------------------------------------------------------------------------------------
 
-    def _begin_termination(self, pod: dict[str, Any]) -> None:
+    def _begin_termination(self, pod: dict[str, Any], in_api: bool = True) -> None:
         uid = pod["metadata"]["uid"]
         with self._lock:
             if uid in self._terminating:
                 return
             self._terminating.add(uid)
-        threading.Thread(target=self._terminate, args=(pod,), name=f"terminate {pod['metadata']['name']}",
+        threading.Thread(target=self._terminate, args=(pod, in_api), name=f"terminate {pod['metadata']['name']}",
                          daemon=True).start()
 
-    def _terminate(self, pod: dict[str, Any]) -> None:
+    def _terminate(self, pod: dict[str, Any], in_api: bool) -> None:
         """Stop a deleted pod within its grace period, write its final status, then remove it from the API."""
         uid = pod["metadata"]["uid"]
         try:
@@ -321,16 +333,21 @@ class Kubelet:
             self.runtime_manager.kill_pod(pod, runtime_pod, None if grace is None else float(grace))
             self.probes.remove_pod(uid)
             runtime_pod = self.runtime_manager.get_pod_status(uid)
-            cached = self.pods.cache.get_by_key(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
-            current = deep_copy(cached) if cached is not None and cached["metadata"]["uid"] == uid else pod
-            self._write_status(current, runtime_pod, terminal=True)
+            if in_api:
+                cached = self.pods.cache.get_by_key(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
+                current = deep_copy(cached) if cached is not None and cached["metadata"]["uid"] == uid else pod
+                self._write_status(current, runtime_pod, terminal=True)
             self.runtime_manager.remove_pod(runtime_pod)
             self.volumes.tear_down(uid)
-            self.status_manager.delete_pod(current)
+            if in_api:
+                self.status_manager.delete_pod(current)
+            self.status_manager.forget(uid)
         except (errors.ClientError, RuntimeServiceError) as e:
             log.warning("terminating pod %s: %s; retrying", pod["metadata"]["name"], e)
             with self._lock:
                 self._terminating.discard(uid)
+                if not in_api:
+                    self._deleted[f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"] = pod
             self.controller.queue.add_after(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}", 1.0)
             return
         with self._lock:

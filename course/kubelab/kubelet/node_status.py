@@ -248,6 +248,7 @@ class NodeStatus:
             node = self.nodes.update(node)
         self.uid = node["metadata"]["uid"]
         self.update_status(force=True)
+        self.renew_lease()
         return node
 
     def update_status(self, force: bool = False) -> None:
@@ -300,13 +301,12 @@ class NodeStatus:
             thread.join(10)
 
     def _lease_loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self._stopping.wait(self.lease_renew_interval):
             if self.heartbeats.is_set():
                 try:
                     self.renew_lease()
                 except errors.ClientError as e:
                     log.warning("%s: renewing the node lease failed: %s", self.node_name, e)
-            self._stopping.wait(self.lease_renew_interval)
 
     def _status_loop(self) -> None:
         while not self._stopping.wait(self.status_update_frequency):

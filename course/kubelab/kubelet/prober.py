@@ -146,12 +146,13 @@ class _Worker:
         )
 
     def _loop(self) -> None:
+        # Probes run on a ticker of periodSeconds, the first tick one period after the container
+        # started, and are skipped until initialDelaySeconds have passed since then.
         period = float(self.probe.get("periodSeconds") or 10)
         delay = float(self.probe.get("initialDelaySeconds") or 0)
-        wait = max(0.0, self.target.started_at + delay - time.time())
-        while not self.stop_event.wait(wait):
-            self._probe_once()
-            wait = period
+        while not self.stop_event.wait(period):
+            if time.time() - self.target.started_at >= delay:
+                self._probe_once()
 
     def _probe_once(self) -> None:
         if self.on_hold:

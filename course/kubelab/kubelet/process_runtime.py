@@ -541,8 +541,7 @@ class ProcessRuntime:
         log = logs.LogWriter(c.log_path) if c.log_path else None
         try:
             process = subprocess.Popen(
-                [executable, *c.argv[1:]] if executable else c.argv,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                c.argv, executable=executable, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env=c.env, cwd=c.cwd, start_new_session=True,
             )
         except OSError as e:
@@ -702,7 +701,8 @@ class ProcessRuntime:
 
     # -- exec -----------------------------------------------------------------------------
 
-    def _exec_argv(self, c: _Container, cmd: list[str]) -> list[str]:
+    def _exec_argv(self, c: _Container, cmd: list[str]) -> tuple[str, list[str]]:
+        """The program to run for ``cmd`` and its arguments (``argv[0]`` as given, as a shell would)."""
         if c.state != ContainerState.RUNNING:
             raise RuntimeServiceError("FailedPrecondition", f'container "{c.id}" is not running')
         if not cmd:
@@ -716,21 +716,22 @@ class ProcessRuntime:
                 f'failed: exec failed: unable to start container process: exec: "{cmd[0]}": executable file not '
                 f"found in $PATH: unknown",
             )
-        return [executable, *argv[1:]]
+        return executable, argv
 
     def exec(
         self, container_id: str, cmd: list[str], *, tty: bool,
         stdin: int | None, stdout: int | None, stderr: int | None,
     ) -> int:
         c = self._container(container_id)
-        argv = self._exec_argv(c, cmd)
+        executable, argv = self._exec_argv(c, cmd)
         if tty:
             # The terminal becomes the controlling terminal of a new session (setsid + TIOCSCTTY).
             argv = [sys.executable, "-S", "-E", "-c",
                     "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
-                    "os.execv(sys.argv[1], sys.argv[1:])", *argv]
+                    "os.execv(sys.argv[1], sys.argv[2:])", executable, *argv]
+            executable = sys.executable
         process = subprocess.Popen(
-            argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            argv, executable=executable, stdin=stdin if stdin is not None else subprocess.DEVNULL,
             stdout=stdout if stdout is not None else subprocess.DEVNULL,
             stderr=stderr if stderr is not None else subprocess.DEVNULL,
             env=c.env, cwd=c.cwd, start_new_session=True,
@@ -752,9 +753,9 @@ class ProcessRuntime:
 
     def exec_sync(self, container_id: str, cmd: list[str], timeout: float) -> ExecSyncResponse:
         c = self._container(container_id)
-        argv = self._exec_argv(c, cmd)
+        executable, argv = self._exec_argv(c, cmd)
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            argv, executable=executable, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=c.env, cwd=c.cwd, start_new_session=True,
         )
         self._reaper.add(process.pid)

@@ -389,11 +389,10 @@ class RuntimeManager:
             error = self.run_handler(pre_stop, container or {}, status.id, view, timeout=max(grace, 0.1))
             if error is not None:
                 self.record(pod, "Warning", "FailedPreStopHook", f"PreStopHook failed: {error}")
-        remaining = grace - (time.monotonic() - started)
-        if grace > 0:
-            remaining = max(remaining, MINIMUM_GRACE)
+        # Every container gets a minimal shutdown window, even when deleted with grace 0.
+        remaining = max(grace - (time.monotonic() - started), MINIMUM_GRACE)
         try:
-            self.runtime.stop_container(status.id, max(remaining, 0))
+            self.runtime.stop_container(status.id, remaining)
         except RuntimeServiceError as e:
             log.warning("stopping container %s: %s", status.id, e)
 

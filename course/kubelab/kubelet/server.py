@@ -40,6 +40,7 @@ from kubelab.kubelet import logs
 from kubelab.kubelet.certificates import serving_certificate
 from kubelab.kubelet.runtime import ContainerState, RuntimeServiceError
 from kubelab.network import host_port
+from kubelab.runtime import deep_copy
 
 if TYPE_CHECKING:
     from kubelab.kubelet.kubelet import Kubelet
@@ -170,9 +171,8 @@ class KubeletServer:
         return web.Response(text="ok")
 
     async def _pods(self, request: web.Request) -> web.Response:
-        items = [dict(p) for p in self.kubelet.pods.cache.list()]
-        return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items},
-                                 dumps=lambda o: json.dumps(o, default=dict))
+        items = [deep_copy(p) for p in self.kubelet.pods.cache.list()]
+        return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
 
     def _pod(self, namespace: str, name: str) -> Any:
         pod = self.kubelet.pods.cache.get(name, namespace)

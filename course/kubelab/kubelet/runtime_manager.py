@@ -255,7 +255,9 @@ class RuntimeManager:
             if e.reason in ("ErrImagePull", "ImagePullBackOff"):
                 record("Warning", "Failed", f"Error: {e.reason}")
             self.reasons[(uid, name)] = (e.reason, e.message)
-            result.again_in(self.images.backoff.remaining(f"{uid}_{container.get('image')}", time.time()) or 1)
+            remaining = self.images.backoff.remaining(f"{uid}_{container.get('image')}", time.time())
+            # Look again while the back-off lasts (the pod then shows ImagePullBackOff), and when it ends.
+            result.again_in(remaining / 2 if e.reason == "ErrImagePull" else remaining or 1)
             return
         attempt = latest.metadata.attempt + 1 if latest is not None else 0
         try:

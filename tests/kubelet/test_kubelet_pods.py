@@ -14,6 +14,8 @@ from cluster_helpers import (
     wait_for,
 )
 
+from kubelab.kubelet.runtime import ContainerFilter
+from kubelab.kubelet.runtime_manager import POD_UID
 from kubelab.network import host_port
 
 
@@ -85,6 +87,10 @@ def test_a_crashing_container_goes_into_crash_loop_back_off(node, cluster, clien
              what="another restart")
     code, text = kubelet_get(node, "/containerLogs/default/crasher/app?previous=true")
     assert code == 200 and "FATAL: DATABASE_URL is not set" in text
+    # Only the newest two runs are kept: what status and logs --previous need.
+    uid = client.resource("v1", "pods").get("crasher", "default")["metadata"]["uid"]
+    kept = node.kubelet.runtime.list_containers(ContainerFilter(label_selector={POD_UID: uid}))
+    assert 1 <= len(kept) <= 2
 
 
 def test_a_container_that_completes_under_never_makes_the_pod_succeed(node, client):

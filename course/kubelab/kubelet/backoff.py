@@ -64,6 +64,22 @@ class Backoff:
                 return False
             return self.clock.wall() - event_time < entry.backoff
 
+    def is_in_backoff_since_update(self, key: str) -> bool:
+        """Whether less than the current back-off has passed since the last failure was recorded."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or self._expired(self.clock.wall(), entry):
+                return False
+            return self.clock.wall() - entry.last_update < entry.backoff
+
+    def remaining_since_update(self, key: str) -> float:
+        """Seconds until the back-off since the last recorded failure ends (0 when not backing off)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return 0.0
+            return max(0.0, entry.last_update + entry.backoff - self.clock.wall())
+
     def remaining(self, key: str, event_time: float) -> float:
         """Seconds until the back-off since ``event_time`` ends (0 when not backing off)."""
         with self._lock:

@@ -53,6 +53,10 @@ class ImageManager:
         self.images = images_service
         self.backoff = backoff
 
+    @staticmethod
+    def backoff_key(pod: Mapping[str, Any], container: Mapping[str, Any]) -> str:
+        return f"{(pod.get('metadata') or {}).get('uid')}_{container.get('image') or ''}"
+
     def ensure_image_exists(self, pod: Mapping[str, Any], container: Mapping[str, Any], record: Recorder) -> str:
         """Pull the container's image if its policy says so; return the image reference, or raise :class:`ImagePullError`."""
         image = container.get("image") or ""
@@ -71,8 +75,8 @@ class ImageManager:
             message = f"Container image {_quote(image)} is not present with pull policy of Never"
             record("Warning", "ErrImageNeverPull", message)
             raise ImagePullError("ErrImageNeverPull", message)
-        key = f"{(pod.get('metadata') or {}).get('uid')}_{image}"
-        if self.backoff.is_in_backoff_since(key, self.backoff.clock.wall()):
+        key = self.backoff_key(pod, container)
+        if self.backoff.is_in_backoff_since_update(key):
             message = f"Back-off pulling image {_quote(image)}"
             record("Normal", "BackOff", message)
             raise ImagePullError("ImagePullBackOff", message)

@@ -269,6 +269,7 @@ class Kubelet:
             return Result(requeue_after=2.0)
         result = self.runtime_manager.sync_pod(pod, runtime_pod, volume_paths)
         runtime_pod = self.runtime_manager.get_pod_status(uid)
+        self.runtime_manager.garbage_collect(runtime_pod)
         self._watch_probes(key, pod, runtime_pod)
         status = self._write_status(pod, runtime_pod)
         if status["phase"] in ("Succeeded", "Failed"):

@@ -61,6 +61,7 @@ MESSAGE_POLICY = "io.kubernetes.container.terminationMessagePolicy"
 MINIMUM_GRACE = 2.0
 FALLBACK_LOG_LINES = 80
 FALLBACK_LOG_BYTES = 2048
+KEEP_PER_CONTAINER = 2
 
 Recorder = Callable[[Obj, str, str, str], None]
 """Record an event about a pod: (pod, type, reason, message)."""
@@ -255,7 +256,7 @@ class RuntimeManager:
             if e.reason in ("ErrImagePull", "ImagePullBackOff"):
                 record("Warning", "Failed", f"Error: {e.reason}")
             self.reasons[(uid, name)] = (e.reason, e.message)
-            remaining = self.images.backoff.remaining(f"{uid}_{container.get('image')}", time.time())
+            remaining = self.images.backoff.remaining_since_update(self.images.backoff_key(pod, container))
             # Look again while the back-off lasts (the pod then shows ImagePullBackOff), and when it ends.
             result.again_in(remaining / 2 if e.reason == "ErrImagePull" else remaining or 1)
             return
@@ -417,6 +418,25 @@ class RuntimeManager:
         for sandbox in runtime_pod.sandboxes:
             if sandbox.state == PodSandboxState.READY:
                 self.runtime.stop_pod_sandbox(sandbox.id)
+
+    def garbage_collect(self, runtime_pod: RuntimePod) -> None:
+        """Remove exited containers (and their logs) older than the newest two of each name.
+
+        The newest two are all that status (``state`` and ``lastState``) and ``logs --previous``
+        need; a crash loop would otherwise pile up a container per restart.
+        """
+        kept: dict[str, int] = {}
+        for c in runtime_pod.containers:
+            name = c.metadata.name
+            kept[name] = kept.get(name, 0) + 1
+            if kept[name] > KEEP_PER_CONTAINER and c.state == ContainerState.EXITED:
+                try:
+                    self.runtime.remove_container(c.id)
+                except RuntimeServiceError as e:
+                    log.warning("removing container %s: %s", c.id, e)
+                    continue
+                if c.log_path:
+                    Path(c.log_path).unlink(missing_ok=True)
 
     def remove_pod(self, runtime_pod: RuntimePod) -> None:
         """Remove the pod's sandboxes and containers from the runtime (they must be stopped)."""

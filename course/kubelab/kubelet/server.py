@@ -312,8 +312,10 @@ class KubeletServer:
         ip = (self.kubelet.status_manager.last(pod["metadata"]["uid"]) or pod.get("status") or {}).get("podIP")
         if not ip:
             raise BadRequest(f'pod "{info["pod"]}" has no IP address yet', 400)
+        # ``ports=80,443`` (the Python client), or ``port`` repeated, as PodPortForwardOptions allows.
+        values = request.query.getall("ports", []) + request.query.getall("port", [])
         try:
-            ports = [int(p) for p in request.query.get("ports", "").split(",") if p]
+            ports = [int(p) for value in values for p in value.split(",") if p]
         except ValueError as e:
             raise BadRequest(f"invalid port: {e}") from e
         if not ports:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from kubelab.api.meta import parse_time
+from kubelab import errors
+from kubelab.api.meta import now_rfc3339, parse_time
 from kubelab.scheduler.cache import Snapshot
 from kubelab.scheduler.framework import (
     Code,
@@ -182,12 +183,24 @@ class DefaultPreemption:
         return min(candidates, key=key)
 
     def prepare_candidate(self, candidate: Candidate, pod: PodInfo) -> None:
-        """Evict the victims: delete each pod and record a Preempted event on it."""
+        """Evict the victims: mark each a disruption target, delete it, record a Preempted event on it."""
         client = self.handle.client
         recorder = self.handle.recorder
         for victim in candidate.victims:
             if client is not None:
-                client.resource("v1", "pods").delete(victim.name, victim.namespace)
+                pods = client.resource("v1", "pods")
+                scheduler_name = victim.spec.get("schedulerName") or "default-scheduler"
+                condition = {
+                    "type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                    "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
+                    "lastTransitionTime": now_rfc3339(),
+                }
+                try:
+                    pods.patch(victim.name, {"status": {"conditions": [condition]}}, victim.namespace,
+                               type="strategic", subresource="status")
+                    pods.delete(victim.name, victim.namespace)
+                except errors.NotFound:
+                    continue  # already gone: that is what we wanted
             if recorder is not None:
                 recorder.event(victim.pod, "Normal", "Preempted",
                                f"Preempted by pod {pod.uid} on node {candidate.node_name}")

@@ -136,3 +136,24 @@ def test_node_updates_become_narrow_events() -> None:
     assert changed(node("n1", unschedulable=True), base) == ["UpdateNodeTaint"]
     assert changed(base, node("n1", unschedulable=True)) == []
     assert ClusterEvent("Node", "Update").matches(ClusterEvent("Node", changed(base, node("n1", cpu="8"))[0]))
+
+
+def test_only_relevant_changes_to_placed_pods_wake_a_pod_waiting_for_affinity() -> None:
+    scheduler, binder, clock = offline()
+    scheduler.on_node_add(node("n1"))
+    affine = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    scheduler.on_pod_add(pod("web", affinity=affine))
+    assert run_once(scheduler) and binder.bound == {}
+    placed = pod("db", node_name="n1", labels={"app": "cache"})
+    scheduler.on_pod_add(placed)  # an assigned pod arrived: worth a retry, but still no match
+    clock.step(1.1)
+    assert run_once(scheduler) and binder.bound == {}
+    status_only = {**placed, "status": {"phase": "Running"}}
+    scheduler.on_pod_update(placed, status_only)
+    assert [p.name for p in scheduler.queue.pending_pods()["unschedulablePods"]] == ["web"]
+    relabelled = {**status_only, "metadata": {**placed["metadata"], "labels": {"app": "db"}}}
+    scheduler.on_pod_update(status_only, relabelled)
+    clock.step(2.1)
+    assert run_once(scheduler)
+    assert binder.bound == {"web": "n1"}

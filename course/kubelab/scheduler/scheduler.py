@@ -240,23 +240,28 @@ class Scheduler:
             self.queue.add(PodInfo(deep_copy(pod)))
 
     def on_pod_update(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-        if _assigned(new):
-            if not _assigned(old):
-                self.queue.delete(PodInfo(deep_copy(new)))
-            info = PodInfo(deep_copy(new))
-            if _terminal(new):
-                # A finished pod no longer holds its resources.
-                self.cache.remove_pod(info)
-                self.queue.move_all_to_active_or_backoff(ClusterEvent("Pod", "Delete"))
-                return
-            self.cache.update_pod(info)
-            old_labels = (old.get("metadata") or {}).get("labels")
-            action = "UpdatePodLabel" if old_labels != info.labels else "Update"
-            self.queue.move_all_to_active_or_backoff(ClusterEvent("Pod", "Add" if not _assigned(old) else action))
-        elif self.responsible_for(new) and not _terminal(new):
-            self.queue.update(PodInfo(deep_copy(old)), PodInfo(deep_copy(new)))
+        info = PodInfo(deep_copy(new))
+        if not _assigned(new):
+            if self.responsible_for(new) and not _terminal(new):
+                self.queue.update(PodInfo(deep_copy(old)), info)
+            else:
+                self.queue.delete(info)
+            return
+        if _terminal(new):
+            # A finished pod no longer holds its resources.
+            self.cache.remove_pod(info)
+            self.queue.move_all_to_active_or_backoff(ClusterEvent("Pod", "Delete"))
+            return
+        self.cache.update_pod(info)
+        if not _assigned(old):
+            # Just bound (by us or anyone): it leaves the queue and now counts on its node.
+            self.queue.delete(info)
+            action = "Add"
+        elif (old.get("metadata") or {}).get("labels") != info.labels:
+            action = "UpdatePodLabel"
         else:
-            self.queue.delete(PodInfo(deep_copy(new)))
+            action = "UpdatePodOther"
+        self.queue.move_all_to_active_or_backoff(ClusterEvent("Pod", action))
 
     def on_pod_delete(self, pod: Mapping[str, Any]) -> None:
         info = PodInfo(deep_copy(pod))

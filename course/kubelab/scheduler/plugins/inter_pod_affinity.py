@@ -224,7 +224,13 @@ class InterPodAffinity:
             scores[name] = math.trunc(MAX_NODE_SCORE * (score - low) / spread) if spread > 0 else 0
 
     def events_to_register(self) -> list[ClusterEvent]:
-        return [ClusterEvent("Pod", "*"), ClusterEvent("Node", "Add"), ClusterEvent("Node", "UpdateNodeLabel")]
+        return [
+            ClusterEvent("Pod", "Add"),
+            ClusterEvent("Pod", "UpdatePodLabel"),
+            ClusterEvent("Pod", "Delete"),
+            ClusterEvent("Node", "Add"),
+            ClusterEvent("Node", "UpdateNodeLabel"),
+        ]
 
 
 def _satisfies_pod_affinity(s: _PreFilterState, node: NodeInfo) -> bool:

@@ -302,7 +302,9 @@ class PodTopologySpread:
 
     def events_to_register(self) -> list[ClusterEvent]:
         return [
-            ClusterEvent("Pod", "*"),
+            ClusterEvent("Pod", "Add"),
+            ClusterEvent("Pod", "UpdatePodLabel"),
+            ClusterEvent("Pod", "Delete"),
             ClusterEvent("Node", "Add"),
             ClusterEvent("Node", "Delete"),
             ClusterEvent("Node", "UpdateNodeLabel"),

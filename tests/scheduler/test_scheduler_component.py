@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from scheduler_builders import node, pod
 
 from kubelab.runtime import FakeClock
-from kubelab.scheduler import ClusterEvent, CycleState, PodInfo, Scheduler, Status, default_plugins
+from kubelab.scheduler import (
+    ClusterEvent,
+    CycleState,
+    PodInfo,
+    ProfileError,
+    Scheduler,
+    Status,
+    default_plugins,
+)
 from kubelab.scheduler.scheduler import node_scheduling_properties_change
 
 
@@ -157,3 +166,27 @@ def test_only_relevant_changes_to_placed_pods_wake_a_pod_waiting_for_affinity() 
     clock.step(2.1)
     assert run_once(scheduler)
     assert binder.bound == {"web": "n1"}
+
+
+def test_bad_settings_are_refused_with_a_clear_message() -> None:
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        Scheduler(percentage_of_nodes_to_score=150)
+    with pytest.raises(ValueError, match="needs a name"):
+        Scheduler(scheduler_name="")
+    with pytest.raises(ProfileError, match="at least one bind plugin"):
+        Scheduler(plugins=[p for p in default_plugins() if p.name != "DefaultBinder"])
+    with pytest.raises(ProfileError, match="exactly one queue sort plugin"):
+        Scheduler(plugins=[p for p in default_plugins() if p.name != "PrioritySort"])
+    with pytest.raises(ProfileError, match="weights given for plugins that do not score"):
+        Scheduler(weights={"NodeName": 2})
+    with pytest.raises(ProfileError, match="weights must be positive"):
+        Scheduler(weights={"TaintToleration": 0})
+
+
+def test_the_command_line_refuses_a_bad_percentage(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubelab.scheduler import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--kubeconfig", "/nowhere", "--percentage-of-nodes-to-score", "150"])
+    assert exited.value.code == 2
+    assert "percentage_of_nodes_to_score must be between 0 and 100" in capsys.readouterr().err

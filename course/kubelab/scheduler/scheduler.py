@@ -124,6 +124,12 @@ class Scheduler:
         clock: Clock = REAL_CLOCK,
         seed: int | None = None,
     ) -> None:
+        if not 0 <= percentage_of_nodes_to_score <= 100:
+            raise ValueError(
+                f"percentage_of_nodes_to_score must be between 0 and 100 (0: adaptive), got {percentage_of_nodes_to_score}"
+            )
+        if not scheduler_name:
+            raise ValueError("a scheduler needs a name: the spec.schedulerName of the pods it takes")
         plugins = default_plugins() if plugins is None else list(plugins)
         if weights is None:
             names = {getattr(p, "name", None) for p in plugins}
@@ -452,6 +458,9 @@ def main(argv: list[str]) -> int:
                         help="stop filtering once this %% of nodes fit (default: adaptive, as upstream)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    scheduler = Scheduler(scheduler_name=args.scheduler_name,
-                          percentage_of_nodes_to_score=args.percentage_of_nodes_to_score)
+    try:
+        scheduler = Scheduler(scheduler_name=args.scheduler_name,
+                              percentage_of_nodes_to_score=args.percentage_of_nodes_to_score)
+    except ValueError as e:
+        parser.error(str(e))
     return serve(scheduler, args.kubeconfig, "scheduler")

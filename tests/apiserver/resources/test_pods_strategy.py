@@ -22,7 +22,7 @@ def test_defaults_match_what_the_api_server_returns():
     assert spec["securityContext"] == {}
     assert spec["enableServiceLinks"] is True
     assert spec["containers"][0] == {
-        "name": "web", "image": "nginx", "imagePullPolicy": "Always",
+        "name": "web", "image": "nginx", "imagePullPolicy": "Always", "resources": {},
         "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
     }
     assert pod["status"] == {"phase": "Pending", "qosClass": "BestEffort"}

@@ -18,6 +18,7 @@ def test_deployment_defaults_and_generation():
     assert spec["revisionHistoryLimit"] == 10
     assert spec["progressDeadlineSeconds"] == 600
     assert spec["template"]["spec"]["restartPolicy"] == "Always"
+    assert spec["template"]["metadata"] == {"labels": {"app": "web"}, "creationTimestamp": None}
     assert spec["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
     assert "enableServiceLinks" not in spec["template"]["spec"]
     assert d["metadata"]["generation"] == 1

@@ -43,7 +43,8 @@ def canonical_quantities(values: Any) -> None:
 
 def default_container(c: Obj) -> None:
     """``SetDefaults_Container``: pull policy from the tag, termination message, ports, probes, env."""
-    resources = c.get("resources")
+    # Go always writes a container's resources struct: `resources: {}` when nothing is asked for.
+    resources = set_default(c, "resources", {})
     if isinstance(resources, dict):
         canonical_quantities(resources.get("limits"))
         canonical_quantities(resources.get("requests"))
@@ -131,8 +132,13 @@ def default_pod_spec(spec: Obj) -> None:
 
 
 def default_pod_template(template: Obj | None) -> None:
-    """Defaults of a workload's ``spec.template`` (only what ``SetDefaults_PodSpec`` sets)."""
+    """Defaults of a workload's ``spec.template`` (only what ``SetDefaults_PodSpec`` sets).
+
+    The template's metadata gets ``creationTimestamp: null``, as Go writes an unset timestamp
+    of an embedded ObjectMeta (what ``kubectl get -o yaml`` shows on a real cluster).
+    """
     if isinstance(template, dict):
+        child(template, "metadata").setdefault("creationTimestamp", None)
         default_pod_spec(child(template, "spec"))
 
 

@@ -17,6 +17,7 @@ API server starts without paying for them. Mirrors ``k8s.io/kube-openapi`` (``bu
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
 import re
@@ -626,6 +627,20 @@ def _go_type(model_name: str, field_name: str, ft: schema.FieldType, element: bo
     return f"[]{inner}" if ft.container == "list" else f"map[string]{inner}"
 
 
+_RFC3339 = "2006-01-02T15:04:05Z07:00"
+
+
+def _time_error(value: Any) -> str | None:
+    """Go's ``time.Parse(time.RFC3339, ...)`` complaint about a timestamp string, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return f'parsing time "{value}" as "{_RFC3339}": cannot parse "{value}" as "2006"'
+    return None
+
+
 def _fits(value: Any, model_name: str, field_name: str, ft: schema.FieldType) -> bool:
     """Whether one scalar (or one element) decodes into the field's element type."""
     if value is None or ft.primitive == "any" or (model_name, field_name) in _QUANTITY_FIELDS:
@@ -661,6 +676,8 @@ def _first_type_error(value: Obj, model_name: str, path: str) -> str | None:
         else:
             elements = [child]
         for element in elements:
+            if ft.primitive == "date-time" and _time_error(element):
+                return _time_error(element)
             if not _fits(element, model_name, key, ft):
                 shown = _json_kind(element)
                 if shown == "number" and ft.primitive == "integer":

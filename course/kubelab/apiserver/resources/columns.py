@@ -13,6 +13,7 @@ from typing import Any
 from kubelab.api import schema
 from kubelab.api.meta import age
 from kubelab.api.selectors import LabelSelector, SelectorError
+from kubelab.apiserver.resources.selectors import as_decoded
 
 Obj = dict[str, Any]
 
@@ -55,8 +56,8 @@ def age_of(obj: Obj, now: float) -> str:
 
 def container_cells(pod_spec: Obj | None) -> list[str]:
     """The CONTAINERS and IMAGES cells: names and images joined by commas."""
-    containers = (pod_spec or {}).get("containers") or []
-    return [",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers)]
+    containers = [c for c in (pod_spec or {}).get("containers") or [] if isinstance(c, dict)]
+    return [",".join(str(c.get("name") or "") for c in containers), ",".join(str(c.get("image") or "") for c in containers)]
 
 
 def format_labels(labels: dict[str, str] | None) -> str:
@@ -69,7 +70,7 @@ def format_labels(labels: dict[str, str] | None) -> str:
 def format_label_selector(selector: Obj | None) -> str:
     """``metav1.FormatLabelSelector``: ``app=web,tier in (a,b)``; ``<none>`` when empty, ``<error>`` if invalid."""
     try:
-        text = str(LabelSelector.from_label_selector(selector))
+        text = str(LabelSelector.from_label_selector(as_decoded(selector)))
     except SelectorError:
         return "<error>"
     return text or "<none>"

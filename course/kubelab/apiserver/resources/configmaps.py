@@ -7,7 +7,6 @@ Mirrors ``pkg/registry/core/configmap/strategy.go``, ``ValidateConfigMap`` /
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from kubelab.api import field, validation
@@ -34,7 +33,7 @@ class ConfigMapStrategy(ResourceStrategy):
                 errs.append(field.invalid(f"binaryData[{key}]", key, "duplicate of key present in data"))
             try:
                 size += len(base64.b64decode(str(value), validate=True))
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII text
                 errs.append(field.invalid(f"binaryData[{key}]", "<binary data>", "illegal base64 data"))
         if size > MAX_SIZE:
             errs.append(field.too_long("", "", MAX_SIZE))

@@ -64,8 +64,8 @@ class IngressClassStrategy(ResourceStrategy):
         params = spec.get("parameters")
         text = "<none>"
         if isinstance(params, dict):
-            text = params.get("kind", "")
+            text = str(params.get("kind") or "")
             if params.get("apiGroup"):
-                text += "." + params["apiGroup"]
-            text += "/" + params.get("name", "")
+                text += "." + str(params["apiGroup"])
+            text += "/" + str(params.get("name") or "")
         return [name_of(obj), spec.get("controller") or "", text, age_of(obj, now)]

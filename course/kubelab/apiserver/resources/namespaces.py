@@ -35,9 +35,11 @@ class NamespaceStrategy(ResourceStrategy):
 
     def prepare_for_create(self, obj: Obj) -> None:
         super().prepare_for_create(obj)
-        finalizers = child(obj, "spec").setdefault("finalizers", [])
+        spec = child(obj, "spec")
+        finalizers = list(spec.get("finalizers") or [])
         if "kubernetes" not in finalizers:
             finalizers.append("kubernetes")
+        spec["finalizers"] = finalizers
 
     def prepare_for_update(self, obj: Obj, old: Obj) -> None:
         super().prepare_for_update(obj, old)

@@ -13,7 +13,7 @@ from kubelab.api import field
 from kubelab.api.field import FieldError
 from kubelab.api.meta import human_duration, parse_time
 from kubelab.apiserver.resources import podspec_validation
-from kubelab.apiserver.resources.base import ResourceStrategy, items
+from kubelab.apiserver.resources.base import ResourceStrategy, child, items
 from kubelab.apiserver.resources.columns import age_column, age_of, column, doc, name_column, name_of
 from kubelab.apiserver.resources.podspec import default_pod_only, default_pod_spec
 from kubelab.apiserver.resources.podspec_validation import quantity
@@ -58,7 +58,7 @@ class PodStrategy(ResourceStrategy):
                 meta[key] = copy.deepcopy(old_meta[key])
             else:
                 meta.pop(key, None)
-        status = obj.setdefault("status", {})
+        status = child(obj, "status")
         if not status.get("qosClass") and (old.get("status") or {}).get("qosClass"):
             status["qosClass"] = old["status"]["qosClass"]
 
@@ -259,14 +259,15 @@ def apply_binding(pod: Obj, binding: Obj, now: str) -> list[FieldError]:
     name = (pod.get("metadata") or {}).get("name", "")
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         raise BindingConflict(f"pod {name} is being deleted, cannot be assigned to a host")
-    spec = pod.setdefault("spec", {})
+    spec = child(pod, "spec")
     if spec.get("nodeName"):
         raise BindingConflict(f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
     spec["nodeName"] = target["name"]
     annotations = (binding.get("metadata") or {}).get("annotations")
     if annotations:
-        pod.setdefault("metadata", {}).setdefault("annotations", {}).update(copy.deepcopy(annotations))
-    conditions = pod.setdefault("status", {}).setdefault("conditions", [])
+        child(child(pod, "metadata"), "annotations").update(copy.deepcopy(annotations))
+    status = child(pod, "status")
+    conditions = status["conditions"] = items(status, "conditions")
     scheduled = {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
     for i, cond in enumerate(conditions):
         if cond.get("type") == "PodScheduled":

@@ -7,7 +7,6 @@ of ``stringData``, ``ValidateSecret`` / ``ValidateSecretUpdate`` and ``printSecr
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from kubelab.api import field, validation
@@ -45,7 +44,7 @@ class SecretStrategy(ResourceStrategy):
             errs += [field.invalid(f"data[{key}]", key, m) for m in validation.is_config_map_key(key)]
             try:
                 size += len(base64.b64decode(str(value), validate=True))
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII text
                 errs.append(field.invalid(f"data[{key}]", "<secret contents redacted>", "illegal base64 data"))
         if size > MAX_SIZE:
             errs.append(field.too_long("data", "", MAX_SIZE))

@@ -15,10 +15,26 @@ from kubelab.api.selectors import LabelSelector, SelectorError
 Obj = dict[str, Any]
 
 
+def as_decoded(selector: Any) -> Obj | None:
+    """A ``LabelSelector`` as Go decodes it: null strings become ``""``, null lists empty."""
+    if not isinstance(selector, dict):
+        return None
+    labels = selector.get("matchLabels")
+    expressions = selector.get("matchExpressions")
+    return {
+        "matchLabels": {str(k): "" if v is None else str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+        "matchExpressions": [
+            {"key": str(e.get("key") or ""), "operator": str(e.get("operator") or ""),
+             "values": ["" if v is None else str(v) for v in e.get("values") or []]}
+            for e in expressions if isinstance(e, dict)
+        ] if isinstance(expressions, list) else [],
+    }
+
+
 def selector_matches(selector: Obj | None, labels: dict[str, str] | None) -> bool:
     """Whether ``labels`` satisfy a ``LabelSelector``; an unparsable selector matches nothing."""
     try:
-        return LabelSelector.from_label_selector(selector).matches(labels)
+        return LabelSelector.from_label_selector(as_decoded(selector)).matches(labels)
     except SelectorError:
         return False
 

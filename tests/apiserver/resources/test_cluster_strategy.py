@@ -52,7 +52,7 @@ def test_node_keeps_status_on_create_and_prints_roles():
     assert h.row(cordoned)["STATUS"] == "NotReady,SchedulingDisabled"
     assert h.strategy.selectable_fields(cordoned)["spec.unschedulable"] == "true"
     _, errors = h.create({**NODE, "spec": {"taints": [{"key": "gpu", "effect": "Sometimes"}]}})
-    assert errors == ['spec.taints[0].effect: Unsupported value: "Sometimes": supported values: "NoExecute", "NoSchedule", "PreferNoSchedule"']
+    assert errors == ['spec.taints[0].effect: Unsupported value: "Sometimes": supported values: "NoSchedule", "PreferNoSchedule", "NoExecute"']
 
 
 CORE_EVENT = {

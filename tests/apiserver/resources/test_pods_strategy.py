@@ -117,6 +117,24 @@ def test_mounts_must_name_a_volume_and_requests_fit_limits():
     ]
 
 
+def test_mount_paths_and_host_ports():
+    assert errors_of({"containers": [{"name": "a", "image": "x", "volumeMounts": [{"name": "v", "mountPath": "data"}]}],
+                      "volumes": [{"name": "v"}]}) == [
+        'spec.containers[0].volumeMounts[0].mountPath: Invalid value: "data": must be an absolute path'
+    ]
+    assert errors_of({"containers": [
+        {"name": "a", "image": "x", "ports": [{"containerPort": 80, "hostPort": 8080}]},
+        {"name": "b", "image": "x", "ports": [{"containerPort": 81, "hostPort": 8080}]},
+    ]}) == ['spec.containers[1].ports[0].hostPort: Duplicate value: "TCP//8080"']
+    assert errors_of({"hostNetwork": True, "containers": [
+        {"name": "a", "image": "x", "ports": [{"containerPort": 80, "hostPort": 8080}]}]}) == [
+        "spec.containers[0].ports[0].containerPort: Invalid value: 80: must match `hostPort` when `hostNetwork` is true"
+    ]
+    created, errors = pods().create({**POD, "spec": {"hostNetwork": True, "containers": [
+        {"name": "a", "image": "x", "ports": [{"containerPort": 8080}]}]}})
+    assert errors == [] and created["spec"]["containers"][0]["ports"][0]["hostPort"] == 8080
+
+
 def test_env_names_and_sources():
     errors = errors_of({"containers": [{"name": "a", "image": "x", "env": [
         {"name": "1BAD", "value": "v"},

@@ -20,11 +20,11 @@ Obj = dict[str, Any]
 MAX_INT32 = 2**31 - 1
 PROTOCOLS = ["SCTP", "TCP", "UDP"]
 RESTART_POLICIES = ["Always", "OnFailure", "Never"]
-DNS_POLICIES = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]
+DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
 PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
 TERMINATION_MESSAGE_POLICIES = ["FallbackToLogsOnError", "File"]
 TOLERATION_OPERATORS = ["Equal", "Exists"]
-TAINT_EFFECTS = ["NoExecute", "NoSchedule", "PreferNoSchedule"]
+TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
 POD_PHASES = ["Pending", "Running", "Succeeded", "Failed", "Unknown"]
 _STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage", "storage"}
 _POD_UPDATE_FORBIDDEN = (
@@ -83,9 +83,11 @@ def validate_pod_spec(spec: Any, path: str, *, is_pod: bool = False) -> list[Fie
     if not containers:
         errs.append(field.required(f"{path}.containers", ""))
     names: set[str] = set()
+    host_ports: set[str] = set()
     for key in ("initContainers", "containers"):
         for i, c in enumerate(items(spec, key)):
             errs += _validate_container(c, f"{path}.{key}[{i}]", volumes, names, init=key == "initContainers")
+            errs += _host_port_conflicts(c, f"{path}.{key}[{i}]", host_ports, bool(spec.get("hostNetwork")))
     errs += _validate_restart_policy(spec.get("restartPolicy"), f"{path}.restartPolicy")
     errs += _validate_dns_policy(spec, path)
     errs += validation.validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
@@ -120,6 +122,24 @@ def validate_pod_template(template: Any, path: str) -> list[FieldError]:
     errs = validation.validate_labels(meta.get("labels"), f"{path}.metadata.labels")
     errs += validation.validate_annotations(meta.get("annotations"), f"{path}.metadata.annotations")
     return errs + validate_pod_spec(template.get("spec"), f"{path}.spec")
+
+
+def _host_port_conflicts(c: Obj, path: str, seen: set[str], host_network: bool) -> list[FieldError]:
+    """Two containers may not claim one host port; on the host's network, each port is its host port."""
+    errs: list[FieldError] = []
+    for j, port in enumerate(items(c, "ports")):
+        at = f"{path}.ports[{j}]"
+        if host_network and port.get("hostPort") and port.get("hostPort") != port.get("containerPort"):
+            errs.append(field.invalid(
+                f"{at}.containerPort", port.get("containerPort"), "must match `hostPort` when `hostNetwork` is true",
+            ))
+        if not port.get("hostPort"):
+            continue
+        key = f"{port.get('protocol') or ''}/{port.get('hostIP') or ''}/{port['hostPort']}"
+        if key in seen:
+            errs.append(field.duplicate(f"{at}.hostPort", key))
+        seen.add(key)
+    return errs
 
 
 def _validate_restart_policy(policy: Any, path: str) -> list[FieldError]:
@@ -353,9 +373,11 @@ def _validate_mounts(mounts: Any, path: str, volumes: set[str]) -> list[FieldErr
         mount_path = mount.get("mountPath")
         if not mount_path:
             errs.append(field.required(f"{at}.mountPath", ""))
-        elif mount_path in paths:
-            errs.append(field.invalid(f"{at}.mountPath", mount_path, "must be unique"))
         else:
+            if mount_path in paths:
+                errs.append(field.invalid(f"{at}.mountPath", mount_path, "must be unique"))
+            if not str(mount_path).startswith("/"):
+                errs.append(field.invalid(f"{at}.mountPath", mount_path, "must be an absolute path"))
             paths.add(mount_path)
         sub_path = mount.get("subPath")
         if sub_path:

@@ -113,13 +113,15 @@ def validate_backend(backend: Any, path: str) -> list[FieldError]:
         return [field.invalid(path, "", "one backend type must be specified")]
     if service is not None and resource is not None:
         return [field.invalid(path, "", "cannot set both resource and service backends")]
-    if resource is not None:
+    if isinstance(resource, dict):
         errs = []
         if not resource.get("kind"):
             errs.append(field.required(f"{path}.resource.kind", ""))
         if not resource.get("name"):
             errs.append(field.required(f"{path}.resource.name", ""))
         return errs
+    if not isinstance(service, dict):
+        return []
     errs = []
     name = str(service.get("name") or "")
     if not name:

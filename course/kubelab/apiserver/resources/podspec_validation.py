@@ -203,8 +203,8 @@ def _validate_volume_source(kind: str, source: Any, path: str) -> list[FieldErro
         errs.append(field.required(f"{path}.secretName", ""))
     elif kind == "configMap" and not source.get("name"):
         errs.append(field.required(f"{path}.name", ""))
-    mode = source.get("defaultMode")
-    if _int(mode) is not None and not 0 <= mode <= 0o777:
+    mode = _int(source.get("defaultMode"))
+    if mode is not None and not 0 <= mode <= 0o777:
         errs.append(field.invalid(
             f"{path}.defaultMode", mode,
             "must be a number between 0 and 0777 (octal), both inclusive",
@@ -289,8 +289,8 @@ def _validate_ports(ports: Any, path: str) -> list[FieldError]:
             errs.append(field.invalid(f"{at}.containerPort", container_port, "must be an integer"))
         else:
             errs += [field.invalid(f"{at}.containerPort", container_port, m) for m in validation.is_valid_port_num(container_port)]
-        host_port = port.get("hostPort")
-        if _int(host_port):
+        host_port = _int(port.get("hostPort"))
+        if host_port:
             errs += [field.invalid(f"{at}.hostPort", host_port, m) for m in validation.is_valid_port_num(host_port)]
         protocol = port.get("protocol")
         if not protocol:
@@ -514,8 +514,8 @@ def _mutable_view(spec: Obj, old: Obj) -> Obj:
     if all(t in new_tolerations for t in old_tolerations):
         view["tolerations"] = old_tolerations
     grace = spec.get("terminationGracePeriodSeconds")
-    old_grace = old.get("terminationGracePeriodSeconds")
-    if _int(old_grace) is not None and old_grace < 0 and grace == 1:
+    old_grace = _int(old.get("terminationGracePeriodSeconds"))
+    if old_grace is not None and old_grace < 0 and grace == 1:
         view["terminationGracePeriodSeconds"] = old_grace
     return {k: v for k, v in view.items() if v is not None}
 

@@ -49,7 +49,7 @@ class SecretStrategy(ResourceStrategy):
         if size > MAX_SIZE:
             errs.append(field.too_long("data", "", MAX_SIZE))
         kind = obj.get("type")
-        for key in REQUIRED_KEYS.get(kind, ()):
+        for key in REQUIRED_KEYS.get(str(kind), ()):
             if key not in data:
                 errs.append(field.required(f"data[{key}]", ""))
         if kind == "kubernetes.io/service-account-token":

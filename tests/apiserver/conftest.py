@@ -21,8 +21,10 @@ from kubelab.cluster import kubectl_binary
 from kubelab.kubeconfig import api_client, write_kubeconfig
 from kubelab.paths import ClusterDir
 from kubelab.pki import ensure_pki
+from kubelab.store.etcd_server import EtcdServer
 
 KUBECTL_VERSIONS = ("1.27", "1.30", "1.33")
+STORES = ("memory", "etcd")
 
 
 @dataclass
@@ -95,9 +97,23 @@ def start_server(root: Path, **config: Any) -> APIServer:
     return server
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[APIServer]:
-    server = start_server(tmp_path_factory.mktemp("apiserver") / "cluster")
+@pytest.fixture(scope="session")
+def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
+    """One real etcd for the session's API servers (each module's server shares it)."""
+    home = tmp_path_factory.mktemp("etcd")
+    etcd = EtcdServer(home / "data", home / "etcd.log", unsafe_no_fsync=True)
+    etcd.start()
+    yield etcd
+    etcd.stop()
+
+
+@pytest.fixture(scope="module", params=STORES)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[APIServer]:
+    """An in-process API server for the module, once per store: memory, then a real etcd."""
+    config: dict[str, Any] = {"store": request.param}
+    if request.param == "etcd":
+        config["etcd_servers"] = request.getfixturevalue("etcd").endpoint
+    server = start_server(tmp_path_factory.mktemp("apiserver") / "cluster", **config)
     yield server
     server.stop()
 
@@ -131,3 +147,9 @@ def namespace(core: kubernetes.client.CoreV1Api) -> str:
 def kubectl(request: pytest.FixtureRequest, server: APIServer) -> Kubectl:
     """The real kubectl against the module's server, once per version in :data:`KUBECTL_VERSIONS`."""
     return Kubectl(server.config.cluster_dir.kubeconfig, request.param)
+
+
+@pytest.fixture
+def kubectl_at(server: APIServer):
+    """A function from a kubectl version to that kubectl, against the module's server."""
+    return lambda version: Kubectl(server.config.cluster_dir.kubeconfig, version)

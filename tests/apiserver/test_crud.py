@@ -226,3 +226,37 @@ def test_dry_run_create_stores_nothing(raw, namespace):
 def test_cluster_scoped_objects_have_no_namespace(core):
     ns = core.create_namespace({"metadata": {"name": "scope-check", "namespace": "default"}})
     assert ns.metadata.namespace is None
+
+
+def test_writes_record_managed_fields(raw, core, namespace):
+    created = raw(
+        "POST", f"/api/v1/namespaces/{namespace}/configmaps?fieldManager=maker", {"metadata": {"name": "mf"}, "data": {"a": "1"}}
+    ).json()
+    [entry] = created["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"], entry["apiVersion"]) == ("maker", "Update", "v1")
+    assert entry["fieldsV1"] == {"f:data": {".": {}, "f:a": {}}}
+
+
+def test_server_side_apply_creates_merges_and_reports_conflicts(raw, namespace):
+    path = f"/api/v1/namespaces/{namespace}/configmaps/ssa"
+    apply = "application/apply-patch+yaml"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}}
+    first = raw("PATCH", path + "?fieldManager=one", body, content_type=apply)
+    assert first.status == 201
+    other = {**body, "data": {"a": "2"}}
+    conflict = raw("PATCH", path + "?fieldManager=two", other, content_type=apply)
+    assert conflict.status == 409
+    status = conflict.json()
+    assert status["reason"] == "Conflict"
+    assert status["details"]["causes"][0]["field"] == ".data.a"
+    assert raw("PATCH", path + "?fieldManager=two&force=true", other, content_type=apply).json()["data"] == {"a": "2"}
+    missing_manager = raw("PATCH", path, body, content_type=apply)
+    assert missing_manager.status == 422
+    assert "fieldManager: Required value: is required for apply patch" in missing_manager.json()["message"]
+
+
+def test_unsupported_patch_type_is_415(raw, core, namespace):
+    core.create_namespaced_config_map(namespace, _cm("pt"))
+    reply = raw("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/pt", {"data": {}}, content_type="text/plain")
+    assert reply.status == 415
+    assert reply.json()["reason"] == "UnsupportedMediaType"

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from kubelab.apiserver import errors, negotiation, patching, request_info, tables
+from kubelab.api import field
+from kubelab.apiserver import errors, fieldmanager, negotiation, openapi, patching, request_info, tables
 from kubelab.apiserver.negotiation import Target
 from kubelab.apiserver.registry import DeleteOptions, ListOptions, Registry
 from kubelab.store import errors as storage_errors
@@ -33,6 +34,7 @@ PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 """Paths anyone may read without a token (upstream's ``system:public-info-viewer``)."""
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
 def dumps(obj: Any) -> bytes:
@@ -120,6 +122,8 @@ def decode_object(body: bytes, content_type: str, kind: str) -> Obj:
     if not body.strip():
         raise errors.bad_request("the request body is empty: send the object as JSON")
     media = negotiation.body_type(content_type)
+    if media not in ("", negotiation.JSON, negotiation.YAML, negotiation.PROTOBUF, *negotiation.PATCH_TYPES):
+        raise errors.unsupported_media_type(media, negotiation.ACCEPTED)
     if "protobuf" in content_type:
         from kubelab.apiserver import protobuf
 
@@ -189,6 +193,7 @@ class APIHandler:
     def __init__(self, server: APIServer) -> None:
         self.server = server
         self.token = server.token.encode()
+        self._encoded: dict[str, tuple[Obj, bytes]] = {}
 
     # -- entry --------------------------------------------------------------------------
 
@@ -225,6 +230,8 @@ class APIHandler:
             return await self.server.health.serve(http)
         if path == "/version":
             return web.Response(body=dumps(self.server.version_info()), content_type="application/json")
+        if path in ("/openapi/v2", "/openapi/v3") or path.startswith("/openapi/v3/"):
+            return self._openapi(http)
         return web.Response(status=404, text="404 page not found\n")
 
     # -- discovery ----------------------------------------------------------------------
@@ -248,11 +255,38 @@ class APIHandler:
             raise resource_not_found()
         return web.Response(body=doc, content_type="application/json")
 
+    # -- openapi ------------------------------------------------------------------------
+
+    def _openapi(self, http: web.BaseRequest) -> web.Response:
+        """``/openapi/v2`` (JSON, or protobuf when asked), ``/openapi/v3`` and its group-version documents."""
+        docs = self.server.openapi
+        path = http.path
+        if path == "/openapi/v2":
+            if "protobuf" in http.headers.get("Accept", ""):
+                return web.Response(body=docs.v2_protobuf(), headers={"Content-Type": OPENAPI_V2_PROTOBUF})
+            return self._json_document("v2", docs.v2())
+        if path == "/openapi/v3":
+            return self._json_document("v3", docs.v3_index())
+        doc = docs.v3(path[len("/openapi/v3/"):])
+        if doc is None:
+            return web.Response(status=404, text="404 page not found\n")
+        return self._json_document(path, doc)
+
+    def _json_document(self, key: str, doc: Obj) -> web.Response:
+        """A large document encoded once, for as long as the documents do not change."""
+        cached = self._encoded.get(key)
+        if cached is None or cached[0] is not doc:
+            cached = (doc, dumps(doc))
+            self._encoded[key] = cached
+        return web.Response(body=cached[1], content_type="application/json")
+
     # -- resources ----------------------------------------------------------------------
 
     async def _resource(self, http: web.BaseRequest, info: request_info.RequestInfo) -> web.StreamResponse:
         req = Request(http, info, self.server)
         sub = info.subresource
+        if sub in ("log", "exec", "attach", "portforward"):
+            return await self._kubelet(req)
         if sub in ("binding", "eviction"):
             if info.verb != "create":
                 raise errors.method_not_supported(req.gr, info.verb)
@@ -279,6 +313,21 @@ class APIHandler:
         if verb == "deletecollection":
             return await self._delete_collection(req)
         raise errors.method_not_supported(req.gr, verb)
+
+    async def _kubelet(self, req: Request) -> web.StreamResponse:
+        """A pod subresource the pod's kubelet serves: find the pod and its node, then forward."""
+        pod = await self.server.registry_for(req.resource).get(req.namespace, req.name)
+        node_name = (pod.get("spec") or {}).get("nodeName") or ""
+        node = None
+        if node_name:
+            nodes = self.server.resources.get("", "v1", "nodes")
+            assert nodes is not None
+            try:
+                node = await self.server.registry_for(nodes).get("", node_name)
+            except errors.StatusError as e:
+                if e.code != 404:
+                    raise
+        return await self.server.proxy.serve(req, pod, node)
 
     def _target(self, req: Request) -> Target:
         return negotiation.negotiate(req.http.headers.get("Accept", ""))
@@ -341,6 +390,25 @@ class APIHandler:
             )
         return directive
 
+    def _check_fields(self, req: Request, obj: Obj, directive: str) -> None:
+        """Refuse a mistyped field (400, as Go's decoder); report unknown fields per ``fieldValidation``."""
+        group, version, kind = _body_kind(req)
+        mistyped = openapi.decode_error(obj, group, version, kind)
+        if mistyped:
+            raise errors.bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {mistyped}')
+        if directive == "Ignore":
+            return
+        unknown = self.server.openapi.unknown_fields(obj, group, version, kind)
+        if not unknown:
+            return
+        messages = [f'unknown field "{path}"' for path in unknown]
+        if directive == "Strict":
+            detail = messages[0] if len(messages) == 1 else ", ".join(messages)
+            raise errors.bad_request(
+                f'{kind} in version "{version}" cannot be handled as a {kind}: strict decoding error: {detail}'
+            )
+        req.warnings.extend(messages)
+
     def _decode(self, req: Request, body: bytes) -> Obj:
         group, version, kind = _body_kind(req)
         obj = decode_object(body, req.http.headers.get("Content-Type", ""), kind)
@@ -348,13 +416,15 @@ class APIHandler:
         return obj
 
     async def _create(self, req: Request) -> web.Response:
-        self._field_validation(req)
+        directive = self._field_validation(req)
         obj = self._decode(req, await req.body(self.server.config.max_request_bytes))
+        self._check_fields(req, obj, directive)
         registry = self._registry(req)
         registry.strategy.default(obj)
         admission = self.server.admission
         name = (obj.get("metadata") or {}).get("name") or ""
         await admission.admit("CREATE", req.resource, "", req.namespace, name, obj, None)
+        obj = fieldmanager.update(req.resource, "", None, obj, self._manager(req))
         out = await registry.create(
             req.namespace, obj, validate=admission.validator("CREATE", req.resource, "", req.namespace),
             dry_run=req.dry_run,
@@ -371,17 +441,20 @@ class APIHandler:
         return web.Response(body=dumps(out), status=code, content_type="application/json")
 
     async def _update(self, req: Request) -> web.Response:
-        self._field_validation(req)
+        directive = self._field_validation(req)
         obj = self._decode(req, await req.body(self.server.config.max_request_bytes))
+        self._check_fields(req, obj, directive)
         registry = self._registry(req)
         registry.strategy.default(obj)
         admission = self.server.admission
         sub = req.ri.subresource
 
+        manager = self._manager(req)
+
         async def updated(current: Obj) -> Obj:
             new = copy.deepcopy(obj)
             await admission.admit("UPDATE", req.resource, sub, req.namespace, req.name, new, current or None)
-            return new
+            return fieldmanager.update(req.resource, sub, current or None, new, manager)
 
         out, created = await registry.update(
             req.namespace, req.name, updated,
@@ -394,7 +467,16 @@ class APIHandler:
     async def _patch(self, req: Request) -> web.Response:
         patch_type = negotiation.body_type(req.http.headers.get("Content-Type", ""))
         patching.check_patch_type(req.resource, patch_type)
-        self._field_validation(req)
+        directive = self._field_validation(req)
+        is_apply = patch_type == negotiation.APPLY_PATCH
+        manager = self._manager(req, apply=is_apply)
+        force = req.query.get("force", "")
+        if force not in ("", "true", "false"):
+            raise errors.bad_request(f'invalid value for "force": {force}')
+        if force and not is_apply:
+            raise errors.invalid("PatchOptions", "meta.k8s.io", "", [
+                field.forbidden("force", "may not be specified for non-apply patch"),
+            ])
         patch = patching.decode_patch(await req.body(self.server.config.max_request_bytes), patch_type)
         registry = self._registry(req)
         admission = self.server.admission
@@ -402,18 +484,31 @@ class APIHandler:
         group, version, kind = _body_kind(req)
 
         async def patched(current: Obj) -> Obj:
-            new = patching.apply_patch(req.resource, sub, current, patch, patch_type)
+            if is_apply:
+                new = fieldmanager.apply(req.resource, sub, current or None, patch, manager, force == "true")
+            else:
+                new = patching.apply_patch(req.resource, sub, current, patch, patch_type)
             check_kind(new, group, version, kind)
+            self._check_fields(req, new, directive)
             registry.strategy.default(new)
-            await admission.admit("UPDATE", req.resource, sub, req.namespace, req.name, new, current)
-            return new
+            operation = "UPDATE" if current else "CREATE"
+            await admission.admit(operation, req.resource, sub, req.namespace, req.name, new, current or None)
+            if is_apply:
+                return new
+            return fieldmanager.update(req.resource, sub, current, new, manager)
 
-        out, _ = await registry.update(
+        out, created = await registry.update(
             req.namespace, req.name, patched,
             validate=admission.validator("UPDATE", req.resource, sub, req.namespace),
+            create_if_missing=is_apply and not sub,
             dry_run=req.dry_run,
         )
-        return self._respond(req, out, 200, registry)
+        return self._respond(req, out, 201 if created else 200, registry)
+
+    def _manager(self, req: Request, *, apply: bool = False) -> str:
+        return fieldmanager.manager_name(
+            req.query.get("fieldManager", ""), req.http.headers.get("User-Agent", ""), apply=apply
+        )
 
     async def _delete_options(self, req: Request) -> DeleteOptions:
         body = await req.body(self.server.config.max_request_bytes)

@@ -2,7 +2,7 @@
 
 Mirrors ``k8s.io/apiserver/pkg/endpoints/handlers/patch.go``. The patch formats themselves
 live in :mod:`kubelab.api.patch` (JSON patch, merge patch, strategic merge patch) and
-:mod:`kubelab.api.apply` (server-side apply); this module picks one by Content-Type and
+:mod:`kubelab.apiserver.fieldmanager` (server-side apply); this module picks one by Content-Type and
 turns a :class:`~kubelab.api.patch.PatchError` into the Status the client expects.
 """
 
@@ -75,7 +75,7 @@ def apply_patch(info: ResourceInfo, subresource: str, current: Obj, patch: Any, 
 
 def check_patch_type(info: ResourceInfo, patch_type: str) -> None:
     """415 for a Content-Type that is no patch, or a strategic merge patch of a custom resource."""
-    allowed = [t for t in negotiation.PATCH_TYPES if t != negotiation.APPLY_PATCH]
+    allowed = negotiation.PATCH_TYPES
     if info.crd:
         allowed = [t for t in allowed if t != negotiation.STRATEGIC_MERGE_PATCH]
     if patch_type not in allowed:

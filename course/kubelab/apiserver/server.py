@@ -36,11 +36,14 @@ from aiohttp import web
 from kubelab.api import validation
 from kubelab.api.resources import ResourceInfo, ResourceRegistry
 from kubelab.apiserver import admission, errors
+from kubelab.apiserver.crds import CRDStore, CustomResourceDefinitions
 from kubelab.apiserver.discovery import Discovery
 from kubelab.apiserver.handlers import APIHandler
 from kubelab.apiserver.health import Health
 from kubelab.apiserver.namespaces import NamespaceStore
+from kubelab.apiserver.openapi import OpenAPIDocuments
 from kubelab.apiserver.pods import BindingREST, EvictionREST, PodStore
+from kubelab.apiserver.proxy import KubeletProxy
 from kubelab.apiserver.registry import Registry, Store
 from kubelab.apiserver.resources import finalize_strategy_for, status_strategy_for, strategy_for
 from kubelab.apiserver.scale import ScaleREST
@@ -102,6 +105,9 @@ class APIServer:
         self.discovery: Discovery
         self.health: Health
         self.admission: admission.Admission
+        self.openapi: OpenAPIDocuments
+        self.crds: CustomResourceDefinitions
+        self.proxy: KubeletProxy
 
     @property
     def url(self) -> str:
@@ -155,6 +161,9 @@ class APIServer:
         sock.bind((config.host, config.port))
         self.port = sock.getsockname()[1]
         self.discovery = Discovery(self.resources, f"{config.host}:{self.port}")
+        self.openapi = OpenAPIDocuments(self.resources)
+        self.crds = CustomResourceDefinitions(self, self._resources_changed)
+        self.proxy = KubeletProxy(self.token)
         self.health = Health(self._store_check)
         self.admission = admission.Admission([
             admission.NamespaceLifecycle(self._get_namespace),
@@ -169,6 +178,9 @@ class APIServer:
         site = web.SockSite(self._runner, sock, ssl_context=_ssl_context(config.cluster_dir))
         await site.start()
         await bootstrap.ensure(self)
+        crd_info = self.resources.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        assert crd_info is not None
+        await self.crds.load(crd_info)
         self.health.bootstrapped.set()
         log.info("serving on %s (store: %s)", self.url, config.store if self._owns_kv else type(self._kv).__name__)
 
@@ -176,6 +188,7 @@ class APIServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.proxy.close()
         await self.storage.stop_compactor()
         if self._kv is not None and self._owns_kv:
             await self._kv.close()
@@ -222,21 +235,25 @@ class APIServer:
 
     def _build_registry(self, info: ResourceInfo, subresource: str) -> Any:
         gr = (info.group, info.plural)
+        crd = self.crds.crd_for(info) if info.crd else None
         if not subresource:
             factory = self._factories.get(info.group_resource)
             if factory is not None:
                 return factory(info, self.storage)
+            strategy = strategy_for(info, crd)
             if gr == ("", "pods"):
-                return PodStore(info, self.storage, strategy_for(info))
+                return PodStore(info, self.storage, strategy)
             if gr == ("", "services"):
-                return ServiceStore(info, self.storage, strategy_for(info), service_cidr=self.config.service_cidr)
+                return ServiceStore(info, self.storage, strategy, service_cidr=self.config.service_cidr)
             if gr == ("", "namespaces"):
-                return NamespaceStore(info, self.storage, strategy_for(info), name_fn=validation.name_is_dns_label)
-            return Store(info, self.storage, strategy_for(info))
+                return NamespaceStore(info, self.storage, strategy, name_fn=validation.name_is_dns_label)
+            if gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                return CRDStore(info, self.storage, strategy, crds=self.crds)
+            return Store(info, self.storage, strategy)
         if subresource == "status":
-            return Store(info, self.storage, status_strategy_for(info), subresource="status")
+            return Store(info, self.storage, status_strategy_for(info, crd), subresource="status")
         if subresource == "scale":
-            return ScaleREST(self.registry_for(info))
+            return ScaleREST(self.registry_for(info), _scale_paths(crd, info.version) if crd else None)
         if subresource == "binding":
             return BindingREST(info, self.storage)
         if subresource == "eviction":
@@ -244,6 +261,10 @@ class APIServer:
         if subresource == "finalize":
             return Store(info, self.storage, finalize_strategy_for(info), subresource="finalize")
         raise errors.method_not_supported(errors.GroupResource(info.group, info.plural), subresource)
+
+    def _resources_changed(self) -> None:
+        """Custom resources came or went: forget their registries, whose strategies hold the old CRD."""
+        self._registries = {k: r for k, r in self._registries.items() if not r.info.crd}
 
     def allow_create_on_update(self, info: ResourceInfo) -> bool:
         """Whether a PUT to a missing object creates it (``AllowCreateOnUpdate``)."""
@@ -267,6 +288,14 @@ class APIServer:
 _CREATE_ON_UPDATE = frozenset({
     ("", "endpoints"), ("", "events"), ("events.k8s.io", "events"), ("coordination.k8s.io", "leases"),
 })
+
+
+def _scale_paths(crd: dict[str, Any], version: str) -> dict[str, Any] | None:
+    """The ``subresources.scale`` of one version of a CRD: where its replicas and selector live."""
+    for served in (crd.get("spec") or {}).get("versions") or []:
+        if served.get("name") == version:
+            return (served.get("subresources") or {}).get("scale")
+    return None
 
 
 def _open_kv(config: APIServerConfig) -> KV:

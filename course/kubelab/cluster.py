@@ -30,6 +30,7 @@ import kubernetes.client
 
 from kubelab.component import Component
 from kubelab.kubeconfig import api_client, write_kubeconfig
+from kubelab.network import PLAN_FILE, AddressPlan, SlotLease, SlotsExhausted, acquire_slot
 from kubelab.paths import ClusterDir
 from kubelab.pki import ensure_pki
 from kubelab.process import ManagedProcess
@@ -115,6 +116,8 @@ class Cluster:
         self.etcd: EtcdServer | None = None
         self.apiserver: ManagedProcess | None = None
         self.url = ""
+        self.addresses = AddressPlan(0)
+        self._slot: SlotLease | None = None
         self._client: kubernetes.client.ApiClient | None = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -124,7 +127,9 @@ class Cluster:
         self.dir.create()
         ensure_pki(self.dir)
         try:
-            argv = [sys.executable, "-m", "kubelab", "apiserver", "--cluster-dir", str(self.dir.root)]
+            self._take_address_slot()
+            argv = [sys.executable, "-m", "kubelab", "apiserver", "--cluster-dir", str(self.dir.root),
+                    "--service-cidr", str(self.addresses.service_network)]
             if self.store == "etcd":
                 self.etcd = EtcdServer(self.dir.etcd_data, self.dir.log("etcd"))
                 self.etcd.start()
@@ -140,6 +145,9 @@ class Cluster:
             for name, obj in self._pending_replacements.items():
                 self.plug(name, obj)
             self._write_state()
+        except SlotsExhausted as e:
+            self.stop()
+            raise ClusterError(str(e)) from e
         except BaseException:
             self.stop()
             raise
@@ -161,6 +169,9 @@ class Cluster:
             self.etcd.stop()
         if self.dir.state.exists():
             self.dir.state.unlink()
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -177,6 +188,7 @@ class Cluster:
             "name": self.name,
             "url": self.url,
             "store": self.store,
+            "slot": self.addresses.slot,
             "supervisor": os.getpid(),
             "processes": {"apiserver": self.apiserver.pid if self.apiserver else None},
         }
@@ -186,6 +198,16 @@ class Cluster:
             state["processes"]["etcd"] = self.etcd.process.pid
             state["etcd"] = self.etcd.endpoint
         self.dir.state.write_text(json.dumps(state, indent=2))
+
+    def _take_address_slot(self) -> None:
+        """Hold this cluster's address slot: the one it had before (named clusters), else a free one."""
+        recorded = (self.dir.root / PLAN_FILE).exists()
+        if recorded and self._tmp is None:
+            self._slot = acquire_slot(AddressPlan.load(self.dir.root).slot)
+        else:
+            self._slot = acquire_slot(from_top=self._tmp is not None)
+        self.addresses = AddressPlan(self._slot.slot)
+        self.addresses.save(self.dir.root)
 
     # -- components ------------------------------------------------------------------------
 

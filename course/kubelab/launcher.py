@@ -169,7 +169,7 @@ def status(argv: list[str]) -> int:
         if state is None:
             print(f"{name}: stopped")
             continue
-        print(f"{name}: running at {state['url']} (store: {state['store']})")
+        print(f"{name}: running at {state['url']} (store: {state['store']}, address slot {state.get('slot', 0)})")
         for component, pid in state.get("processes", {}).items():
             print(f"  {component:<20} pid {pid:<8} {'running' if pid_alive(pid) else 'EXITED'}")
     return 0

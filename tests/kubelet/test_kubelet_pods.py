@@ -200,7 +200,7 @@ def test_environment_from_every_source_and_expansion(node, client):
 def test_service_links_are_in_the_environment(node, client):
     client.resource("v1", "services").create({
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "my-db"},
-        "spec": {"selector": {"app": "db"}, "clusterIP": "127.96.5.5",
+        "spec": {"selector": {"app": "db"},
                  "ports": [{"name": "sql", "port": 5432, "targetPort": 5432}]}})
     # As on a real node, a pod sees only the Services its kubelet knew of when it started.
     wait_for(lambda: node.kubelet.services.cache.get("my-db", "default"))

@@ -48,7 +48,7 @@ from kubelab.apiserver.registry import Registry, Store
 from kubelab.apiserver.resources import finalize_strategy_for, status_strategy_for, strategy_for
 from kubelab.apiserver.scale import ScaleREST
 from kubelab.apiserver.services import ServiceStore
-from kubelab.network import SERVICE_NETWORK
+from kubelab.network import AddressPlan
 from kubelab.paths import ClusterDir
 from kubelab.store.kv import KV
 from kubelab.store.storage import Storage
@@ -70,7 +70,7 @@ class APIServerConfig:
     host: str = "127.0.0.1"
     port: int = 0
     """0 picks a free port."""
-    service_cidr: str = str(SERVICE_NETWORK)
+    service_cidr: str = str(AddressPlan().service_network)
     default_not_ready_toleration_seconds: int = 300
     default_unreachable_toleration_seconds: int = 300
     max_request_bytes: int = 3 * 1024 * 1024
@@ -330,11 +330,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--store", choices=("memory", "etcd"), default="memory")
     parser.add_argument("--etcd-servers", default="", help="etcd client URL(s), comma-separated")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--service-cidr", default=str(AddressPlan().service_network),
+                        help="where Services' ClusterIPs come from (default %(default)s)")
     args = parser.parse_args(argv)
     watch_parent()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = APIServerConfig(
-        cluster_dir=ClusterDir(args.cluster_dir), store=args.store, etcd_servers=args.etcd_servers, port=args.port
+        cluster_dir=ClusterDir(args.cluster_dir), store=args.store, etcd_servers=args.etcd_servers, port=args.port,
+        service_cidr=args.service_cidr,
     )
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -85,8 +85,9 @@ class Kubelet:
         self.cluster_dir = cluster_dir if isinstance(cluster_dir, ClusterDir) else ClusterDir(Path(cluster_dir))
         self.node_dir = self.cluster_dir.node(node_name)
         self.node_index = node_index
-        self.node_ip = network.node_ip(node_index)
-        self.pod_cidr = network.pod_cidr(node_index)
+        plan = network.AddressPlan.load(self.cluster_dir.root)
+        self.node_ip = plan.node_ip(node_index)
+        self.pod_cidr = plan.pod_cidr(node_index)
         self.runtime: Runtime = runtime if runtime is not None else RemoteRuntime(socket_path(self.node_dir))
         self.backoff_scale = backoff_scale
         self.port = port

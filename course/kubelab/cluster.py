@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -67,7 +68,10 @@ class Cluster:
     state (with ``store="etcd"``) between runs.
 
     ``components`` names the parts to run besides the API server (any of
-    :data:`CONTROL_PLANE`); each runs as its own process. ``disable`` names built-in
+    :data:`CONTROL_PLANE`); each runs as its own process. ``nodes`` nodes (``node-1``,
+    ``node-2``, ...) each get a container runtime and a kubelet, also processes;
+    ``kubelet_options`` are passed to every kubelet (``backoff_scale=0.1`` makes
+    CrashLoopBackOff ten times faster). ``disable`` names built-in
     controllers the controller-manager leaves out. ``replace`` swaps a component
     (``"scheduler"``) or one controller (``"replicaset"``) for an object of yours that runs
     in this process — :meth:`plug` does the same on a running cluster.
@@ -82,6 +86,8 @@ class Cluster:
         components: Iterable[str] = (),
         disable: Iterable[str] = (),
         replace: Mapping[str, Any] | None = None,
+        nodes: int = 0,
+        kubelet_options: Mapping[str, Any] | None = None,
     ) -> None:
         if store not in ("memory", "etcd"):
             raise ValueError(f"unknown store {store!r}: use 'memory' or 'etcd'")
@@ -89,6 +95,10 @@ class Cluster:
         unknown = [c for c in self.components if c not in CONTROL_PLANE]
         if unknown:
             raise ValueError(f"unknown components {', '.join(unknown)}: known are {', '.join(CONTROL_PLANE)}")
+        if not 0 <= nodes <= 250:
+            raise ValueError(f"nodes must be between 0 and 250, not {nodes}")
+        self.node_names = [f"node-{i + 1}" for i in range(nodes)]
+        self.kubelet_options = dict(kubelet_options or {})
         self.disabled = set(disable)
         if self.disabled:
             from kubelab.controllers.manager import BUILTIN_CONTROLLERS
@@ -211,32 +221,54 @@ class Cluster:
 
     # -- components ------------------------------------------------------------------------
 
-    def _component_argv(self, name: str) -> list[str]:
-        argv = [sys.executable, "-m", "kubelab", name, "--kubeconfig", str(self.kubeconfig)]
-        if name == "controller-manager":
-            from kubelab.controllers.manager import BUILTIN_CONTROLLERS
+    def process_names(self) -> list[str]:
+        """Every process this cluster runs besides etcd and the API server, in start order."""
+        names = list(self.components)
+        for node in self.node_names:
+            names += [f"container-runtime-{node}", f"kubelet-{node}"]
+        return names
 
-            off = sorted((self.disabled | set(self.replaced)) & set(BUILTIN_CONTROLLERS))
-            if off:
-                argv += ["--disable", ",".join(off)]
+    def _argv(self, name: str) -> list[str]:
+        base = [sys.executable, "-m", "kubelab"]
+        if name in CONTROL_PLANE:
+            argv = [*base, name, "--kubeconfig", str(self.kubeconfig)]
+            if name == "controller-manager":
+                from kubelab.controllers.manager import BUILTIN_CONTROLLERS
+
+                off = sorted((self.disabled | set(self.replaced)) & set(BUILTIN_CONTROLLERS))
+                if off:
+                    argv += ["--disable", ",".join(off)]
+            return argv
+        kind, _, node = name.partition("-node-")
+        index = self.node_names.index(f"node-{node}")
+        if kind == "container-runtime":
+            from kubelab.kubelet import runtime_daemon
+
+            return runtime_daemon.argv(self.dir, f"node-{node}", self.addresses.pod_cidr(index))
+        argv = [*base, "kubelet", "--kubeconfig", str(self.kubeconfig), "--cluster-dir", str(self.dir.root),
+                "--node", f"node-{node}", "--node-index", str(index)]
+        for option, value in self.kubelet_options.items():
+            argv += [f"--{option.replace('_', '-')}", str(value)]
         return argv
 
     def _start_components(self) -> None:
-        """Start every component's process at once, then wait for each to be ready."""
-        started = [self._spawn(name) for name in self.components]
-        for process in started:
-            process.wait_ready()
+        """Start the processes in waves: each wave's at once, then wait for all of them."""
+        runtimes = [n for n in self.process_names() if n.startswith("container-runtime-")]
+        waves = [self.components + runtimes, [n for n in self.process_names() if n.startswith("kubelet-")]]
+        for wave in waves:
+            for process in [self._spawn(name) for name in wave]:
+                process.wait_ready()
 
     def _spawn(self, name: str) -> ManagedProcess:
-        process = ManagedProcess(name, self._component_argv(name), self.dir.log(name))
+        process = ManagedProcess(name, self._argv(name), self.dir.log(name))
         self.processes[name] = process
         process.spawn()
         return process
 
     def restart_component(self, name: str) -> None:
-        """Start (again) the process of a built-in component, e.g. after :meth:`kill_component`."""
-        if name not in self.components:
-            raise ClusterError(f"{name!r} is not one of this cluster's components ({', '.join(self.components)})")
+        """Start (again) a component's process, e.g. after :meth:`kill_component`."""
+        if name not in self.process_names():
+            raise ClusterError(f"{name!r} is not one of this cluster's processes ({', '.join(self.process_names())})")
         old = self.processes.pop(name, None)
         if old is not None:
             old.stop()
@@ -251,6 +283,10 @@ class Cluster:
         """Kill a component's process at once (SIGKILL), as a crash would."""
         self._process(name).kill()
 
+    def pause_heartbeats(self, node: str, paused: bool = True) -> None:
+        """Make a node's kubelet stop (or resume) renewing its Lease and status, as a hung kubelet would."""
+        self._process(f"kubelet-{node}").signal(signal.SIGUSR1 if paused else signal.SIGUSR2)
+
     def _process(self, name: str) -> ManagedProcess:
         if name not in self.processes:
             raise ClusterError(f"no process called {name!r} runs in this cluster ({', '.join(self.processes)})")
@@ -259,15 +295,16 @@ class Cluster:
     def plug(self, name: str, obj: Any) -> None:
         """Replace a component or a controller with ``obj``, which then runs in this process.
 
-        ``name`` is ``"scheduler"`` (``obj`` is a :class:`~kubelab.component.Component`) or a
-        controller's name such as ``"replicaset"`` (``obj`` is a controller the
-        controller-manager could run). The built-in one stops first.
+        ``name`` is ``"scheduler"`` or a node's ``"kubelet-node-1"`` (``obj`` is a
+        :class:`~kubelab.component.Component`), or a controller's name such as ``"replicaset"``
+        (``obj`` is a controller the controller-manager could run). The built-in one stops
+        first; a kubelet of yours talks to the node's container runtime, which keeps running.
         """
         from kubelab.controllers.manager import BUILTIN_CONTROLLERS, ControllerManager
 
         if name in self.replaced:
             self.unplug(name)
-        if name in CONTROL_PLANE:
+        if name in CONTROL_PLANE or name.startswith("kubelet-") and name in self.process_names():
             if not isinstance(obj, Component):
                 raise TypeError(f"a {name} must have start(client) and stop() methods, got {type(obj).__name__}")
             if name in self.processes:
@@ -281,8 +318,8 @@ class Cluster:
             component = ControllerManager({name: obj}, disabled=others)
         else:
             raise ValueError(
-                f"cannot plug {name!r}: use one of {', '.join(CONTROL_PLANE)} or a controller "
-                f"({', '.join(BUILTIN_CONTROLLERS)})"
+                f"cannot plug {name!r}: use one of {', '.join(CONTROL_PLANE)}, a node's kubelet "
+                f"(kubelet-node-1) or a controller ({', '.join(BUILTIN_CONTROLLERS)})"
             )
         self.replaced[name] = obj
         component.start(self.api_client())
@@ -295,7 +332,7 @@ class Cluster:
             raise ClusterError(f"{name!r} is not replaced in this cluster")
         self._in_process.pop(name).stop()
         del self.replaced[name]
-        if name in self.components:
+        if name in self.process_names():
             self._spawn(name).wait_ready()
         elif "controller-manager" in self.processes:
             self.restart_component("controller-manager")

@@ -52,6 +52,7 @@ def up(argv: list[str]) -> int:
         "--store", choices=("etcd", "memory"), default="etcd",
         help="etcd (a real etcd; state survives down/up) or memory (faster; state is lost) (default etcd)",
     )
+    parser.add_argument("--nodes", type=int, default=2, help="how many nodes, each with a kubelet (default 2)")
     parser.add_argument("--detach", action="store_true", help="run in the background and return once ready")
     parser.add_argument(
         "--disable", default="", metavar="CONTROLLERS",
@@ -69,11 +70,11 @@ def up(argv: list[str]) -> int:
         )
         return 1
     if args.detach:
-        return _detach(args.name, args.store, disable, cluster_dir)
-    return _supervise(args.name, args.store, disable)
+        return _detach(args, disable, cluster_dir)
+    return _supervise(args.name, args.store, disable, args.nodes)
 
 
-def _supervise(name: str, store: str, disable: list[str]) -> int:
+def _supervise(name: str, store: str, disable: list[str], nodes: int) -> int:
     from kubelab.cluster import CONTROL_PLANE, Cluster, ClusterError
 
     stop = threading.Event()
@@ -81,7 +82,9 @@ def _supervise(name: str, store: str, disable: list[str]) -> int:
         signal.signal(sig, lambda *_: stop.set())
     started = time.monotonic()
     try:
-        cluster = Cluster(name, store=store, components=CONTROL_PLANE, disable=disable)  # type: ignore[arg-type]
+        cluster = Cluster(
+            name, store=store, components=CONTROL_PLANE, disable=disable, nodes=nodes  # type: ignore[arg-type]
+        )
         cluster.start()
     except (ClusterError, ValueError) as e:
         print(f"kubelab: could not start cluster {name!r}: {e}", file=sys.stderr)
@@ -104,12 +107,14 @@ def _supervise(name: str, store: str, disable: list[str]) -> int:
     return 0
 
 
-def _detach(name: str, store: str, disable: list[str], cluster_dir: ClusterDir, timeout: float = 60.0) -> int:
+def _detach(args: argparse.Namespace, disable: list[str], cluster_dir: ClusterDir, timeout: float = 60.0) -> int:
+    name, store = args.name, args.store
     cluster_dir.create()
     log = cluster_dir.log("supervisor")
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kubelab", "up", "--name", name, "--store", store, "--disable", ",".join(disable)],
+            [sys.executable, "-m", "kubelab", "up", "--name", name, "--store", store, "--disable", ",".join(disable),
+             "--nodes", str(args.nodes)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     deadline = time.monotonic() + timeout

@@ -1,0 +1,94 @@
+"""A whole cluster — control plane and two nodes, each a process — as a learner uses it."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from kubelab.cluster import CONTROL_PLANE, Cluster
+from kubelab.process import pid_alive
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def eventually(check, timeout: float = 30, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while (result := check()) is None or result is False:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+    return result
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with Cluster(components=CONTROL_PLANE, nodes=2, kubelet_options={"backoff_scale": 0.1}) as c:
+        yield c
+
+
+def test_both_nodes_register_ready_with_their_own_addresses(cluster):
+    nodes = json.loads(cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert [n["metadata"]["name"] for n in nodes] == ["node-1", "node-2"]
+    addresses = [a["address"] for n in nodes for a in n["status"]["addresses"] if a["type"] == "InternalIP"]
+    assert addresses == [cluster.addresses.node_ip(0), cluster.addresses.node_ip(1)]
+    cluster.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=30s")
+
+
+def test_a_deployment_rolls_out_across_the_nodes(cluster):
+    cluster.kubectl("create", "deployment", "web", "--image=nginx", "--replicas=4")
+    cluster.kubectl("rollout", "status", "deployment/web", "--timeout=60s")
+    pods = json.loads(cluster.kubectl("get", "pods", "-l", "app=web", "-o", "json").stdout)["items"]
+    assert {p["spec"]["nodeName"] for p in pods} == {"node-1", "node-2"}
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+    assert cluster.kubectl("exec", "deploy/web", "--", "echo", "inside").stdout == "inside\n"
+
+
+def test_a_crashing_pod_goes_into_crash_loop_back_off_with_its_last_words_kept(cluster):
+    cluster.kubectl("run", "crasher", "--image=busybox", "--", "sh", "-c", "echo cannot reach the database; exit 3")
+    eventually(lambda: "CrashLoopBackOff" in cluster.kubectl("get", "pod", "crasher").stdout, what="CrashLoopBackOff")
+    assert "cannot reach the database" in cluster.kubectl("logs", "crasher", "-p").stdout
+    described = cluster.kubectl("describe", "pod", "crasher").stdout
+    assert "Back-off restarting failed container" in described
+    assert "Exit Code:    3" in described
+
+
+def test_a_killed_kubelet_leaves_its_containers_running_and_a_new_one_adopts_them(cluster):
+    runtime = cluster.processes["container-runtime-node-1"].pid
+    containers = descendants(runtime)
+    assert containers, "node-1 runs no container"
+    cluster.kill_component("kubelet-node-1")
+    time.sleep(1)
+    assert all(pid_alive(pid) for pid in containers)
+    cluster.restart_component("kubelet-node-1")
+    cluster.kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+    assert all(pid_alive(pid) for pid in containers)
+
+
+def test_stopping_the_cluster_leaves_no_process_behind():
+    with Cluster(components=CONTROL_PLANE, nodes=1) as c:
+        c.kubectl("run", "sleeper", "--image=busybox", "--", "sleep", "3600")
+        c.kubectl("wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
+        everything = {p.pid for p in c.processes.values()} | {c.apiserver.pid}
+        everything |= {pid for p in c.processes.values() for pid in descendants(p.pid)}
+    deadline = time.monotonic() + 10
+    while any(pid_alive(p) for p in everything) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p in everything if pid_alive(p)] == []

@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import kubernetes.client
 
@@ -36,6 +36,10 @@ from kubelab.paths import ClusterDir
 from kubelab.pki import ensure_pki
 from kubelab.process import ManagedProcess
 from kubelab.store.etcd_server import EtcdServer
+
+if TYPE_CHECKING:
+    from kubelab.apiserver.server import APIServer, RegistryFactory
+    from kubelab.store.kv import KV
 
 StoreName = Literal["memory", "etcd"]
 
@@ -71,7 +75,10 @@ class Cluster:
     :data:`CONTROL_PLANE`); each runs as its own process. ``nodes`` nodes (``node-1``,
     ``node-2``, ...) each get a container runtime and a kubelet, also processes;
     ``kubelet_options`` are passed to every kubelet (``backoff_scale=0.1`` makes
-    CrashLoopBackOff ten times faster). ``disable`` names built-in
+    CrashLoopBackOff ten times faster).
+
+    ``kv`` (your etcd-shaped store, lab 01) or ``registries`` (your request path for a
+    resource, lab 02) make the API server run in this process, on top of them. ``disable`` names built-in
     controllers the controller-manager leaves out. ``replace`` swaps a component
     (``"scheduler"``) or one controller (``"replicaset"``) for an object of yours that runs
     in this process — :meth:`plug` does the same on a running cluster.
@@ -88,6 +95,8 @@ class Cluster:
         replace: Mapping[str, Any] | None = None,
         nodes: int = 0,
         kubelet_options: Mapping[str, Any] | None = None,
+        kv: KV | None = None,
+        registries: Mapping[str, RegistryFactory] | None = None,
     ) -> None:
         if store not in ("memory", "etcd"):
             raise ValueError(f"unknown store {store!r}: use 'memory' or 'etcd'")
@@ -125,6 +134,9 @@ class Cluster:
         self.name = name
         self.etcd: EtcdServer | None = None
         self.apiserver: ManagedProcess | None = None
+        self.apiserver_in_process: APIServer | None = None
+        self.kv = kv
+        self.registries = dict(registries or {})
         self.url = ""
         self.addresses = AddressPlan(0)
         self._slot: SlotLease | None = None
@@ -138,17 +150,10 @@ class Cluster:
         ensure_pki(self.dir)
         try:
             self._take_address_slot()
-            argv = [sys.executable, "-m", "kubelab", "apiserver", "--cluster-dir", str(self.dir.root),
-                    "--service-cidr", str(self.addresses.service_network)]
             if self.store == "etcd":
                 self.etcd = EtcdServer(self.dir.etcd_data, self.dir.log("etcd"))
                 self.etcd.start()
-                argv += ["--store", "etcd", "--etcd-servers", self.etcd.endpoint]
-            else:
-                argv += ["--store", "memory"]
-            self.apiserver = ManagedProcess("apiserver", argv, self.dir.log("apiserver"))
-            info = self.apiserver.start()
-            self.url = f"https://127.0.0.1:{info['port']}"
+            self.url = self._start_apiserver()
             write_kubeconfig(self.dir, self.url)
             self.wait_ready()
             self._start_components()
@@ -175,6 +180,9 @@ class Cluster:
             self._client = None
         if self.apiserver:
             self.apiserver.stop()
+        if self.apiserver_in_process:
+            self.apiserver_in_process.stop()
+            self.apiserver_in_process = None
         if self.etcd:
             self.etcd.stop()
         if self.dir.state.exists():
@@ -208,6 +216,23 @@ class Cluster:
             state["processes"]["etcd"] = self.etcd.process.pid
             state["etcd"] = self.etcd.endpoint
         self.dir.state.write_text(json.dumps(state, indent=2))
+
+    def _start_apiserver(self) -> str:
+        """Start the API server (a process, or in this process with your store/registries); its URL."""
+        etcd = self.etcd.endpoint if self.etcd else ""
+        if self.kv is not None or self.registries:
+            from kubelab.apiserver.server import APIServer, APIServerConfig
+
+            config = APIServerConfig(self.dir, store=self.store, etcd_servers=etcd,
+                                     service_cidr=str(self.addresses.service_network))
+            self.apiserver_in_process = APIServer(config, kv=self.kv, registries=self.registries).start()
+            return self.apiserver_in_process.url
+        argv = [sys.executable, "-m", "kubelab", "apiserver", "--cluster-dir", str(self.dir.root),
+                "--service-cidr", str(self.addresses.service_network), "--store", self.store]
+        if etcd:
+            argv += ["--etcd-servers", etcd]
+        self.apiserver = ManagedProcess("apiserver", argv, self.dir.log("apiserver"))
+        return f"https://127.0.0.1:{self.apiserver.start()['port']}"
 
     def _take_address_slot(self) -> None:
         """Hold this cluster's address slot: the one it had before (named clusters), else a free one."""

@@ -11,6 +11,8 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "start": ("kubelab.start:main", "start a cluster and open JupyterLab on your copies of the labs"),
+    "update": ("kubelab.start:update", "bring new lab versions into your workspace (never over your work)"),
     "up": ("kubelab.launcher:up", "start a cluster (foreground, or --detach)"),
     "down": ("kubelab.launcher:down", "stop a cluster started with --detach"),
     "status": ("kubelab.launcher:status", "show the clusters on this machine and their processes"),

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kubelab.apiserver")
 Obj = dict[str, Any]
 
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 """Paths anyone may read without a token (upstream's ``system:public-info-viewer``)."""
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
@@ -228,7 +228,7 @@ class APIHandler:
             return self._discovery(http, info)
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             return await self.server.health.serve(http)
-        if path == "/version":
+        if path in ("/version", "/version/"):  # the official client's VersionApi asks for /version/
             return web.Response(body=dumps(self.server.version_info()), content_type="application/json")
         if path in ("/openapi/v2", "/openapi/v3") or path.startswith("/openapi/v3/"):
             return self._openapi(http)

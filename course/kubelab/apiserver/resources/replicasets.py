@@ -28,7 +28,7 @@ Obj = dict[str, Any]
 
 
 class ReplicaSetStrategy(WorkloadStrategy):
-    kind_name = "deployment"
+    kind_name = "deployment"  # upstream's ReplicaSet message says "deployment" too
 
     def default(self, obj: Obj) -> None:
         super().default(obj)

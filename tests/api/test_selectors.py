@@ -268,3 +268,8 @@ def test_negative_bounds_are_not_label_values():
     # Upstream validates Gt/Lt values as label values too, so "-1" is rejected.
     with pytest.raises(SelectorError, match=r'^unable to parse requirement: values\[0\]\[gpu\]: Invalid value: "-1"'):
         LabelSelector.parse("gpu>-1")
+
+
+def test_a_field_selector_from_keys_that_sort_differently_as_terms_round_trips():
+    sel = FieldSelector.from_set({"a": "", "a.": ""})
+    assert FieldSelector.parse(str(sel)) == sel

@@ -438,7 +438,9 @@ class FieldSelector:
 
     @classmethod
     def from_set(cls, fields: Mapping[str, str]) -> FieldSelector:
-        return cls(tuple((k, EQUALS, v) for k, v in sorted(fields.items())))
+        # Ordered as parse orders them (by the term's text), so a printed selector parses back equal.
+        terms = sorted(fields.items(), key=lambda kv: f"{kv[0]}={escape_field_value(kv[1])}")
+        return cls(tuple((k, EQUALS, v) for k, v in terms))
 
     @property
     def empty(self) -> bool:

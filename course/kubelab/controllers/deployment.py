@@ -60,6 +60,10 @@ STATUS_FIELDS = ("observedGeneration", "replicas", "updatedReplicas", "readyRepl
                  "unavailableReplicas", "conditions")
 
 
+class ScaleDownRefused(RuntimeError):
+    """A scale-down computed from stale counts would have grown the ReplicaSet instead."""
+
+
 class DeploymentController:
     """Runs Deployments: creates, scales and cleans up their ReplicaSets."""
 
@@ -565,7 +569,7 @@ class DeploymentController:
         try:
             old_rss, cleaned = self.cleanup_unhealthy_replicas(old_rss, d, max_scaled_down)
             scaled = self.scale_down_old_replicasets_for_rolling_update([*old_rss, new_rs], old_rss, d)
-        except errors.ClientError as e:
+        except (errors.ClientError, ScaleDownRefused) as e:
             # As upstream: the next reconcile tries again.
             log.info("scaling down old replica sets of %s failed: %s", meta_namespace_key(d), e)
             return False
@@ -582,7 +586,13 @@ class DeploymentController:
             if replicas(rs) == 0 or replicas(rs) == available:
                 continue
             scaled_down = min(max_cleanup - total, replicas(rs) - available)
-            _, old_rss[i] = self.scale_replicaset_and_record_event(rs, replicas(rs) - scaled_down, d)
+            new_count = replicas(rs) - scaled_down
+            if new_count > replicas(rs):
+                # The status still counts pods of a larger size: never "scale down" upwards.
+                raise ScaleDownRefused(
+                    f"when cleaning up unhealthy replicas, got invalid request to scale down "
+                    f"{rs['metadata']['namespace']}/{rs['metadata']['name']} {replicas(rs)} -> {new_count}")
+            _, old_rss[i] = self.scale_replicaset_and_record_event(rs, new_count, d)
             total += scaled_down
         return old_rss, total
 
@@ -600,6 +610,10 @@ class DeploymentController:
             if replicas(rs) == 0:
                 continue
             count = min(replicas(rs), allowed - total)
+            if count < 0:
+                raise ScaleDownRefused(
+                    f"when scaling down old RS, got invalid request to scale down "
+                    f"{rs['metadata']['namespace']}/{rs['metadata']['name']} {replicas(rs)} -> {replicas(rs) - count}")
             self.scale_replicaset_and_record_event(rs, replicas(rs) - count, d)
             total += count
         return total

@@ -118,6 +118,20 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     server.stop()
 
 
+@pytest.fixture
+def make_server() -> Iterator[Any]:
+    """A function that starts an API server in a cluster directory; every one started is stopped."""
+    started: list[APIServer] = []
+
+    def make(root: Path, **config: Any) -> APIServer:
+        started.append(start_server(root, **config))
+        return started[-1]
+
+    yield make
+    for server in started:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def raw(server: APIServer) -> Raw:
     return Raw(server)

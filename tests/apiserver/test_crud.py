@@ -260,3 +260,21 @@ def test_unsupported_patch_type_is_415(raw, core, namespace):
     reply = raw("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/pt", {"data": {}}, content_type="text/plain")
     assert reply.status == 415
     assert reply.json()["reason"] == "UnsupportedMediaType"
+
+
+def test_events_of_both_apis_are_the_same_stored_events(api, core, namespace):
+    events_v1 = kubernetes.client.EventsV1Api(api)
+    created = events_v1.create_namespaced_event(namespace, {
+        "metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "example.com/ctl", "reportingInstance": "ctl-1",
+        "action": "Scheduling", "reason": "Tested", "type": "Normal", "note": "hello",
+        "regarding": {"kind": "Pod", "name": "p", "namespace": namespace},
+    })
+    assert created.note == "hello"
+    core_event = core.read_namespaced_event("e1", namespace)
+    assert core_event.message == "hello"
+    assert core_event.involved_object.name == "p"
+    assert core_event.reporting_component == "example.com/ctl"
+    listed = events_v1.list_namespaced_event(namespace).items
+    assert [(e.metadata.name, e.note, e.regarding.kind) for e in listed] == [("e1", "hello", "Pod")]

@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import kubernetes.client.models as models
-
 Primitive = Literal["string", "integer", "number", "boolean", "date-time", "byte", "any"]
 _PRIMITIVES: dict[str, Primitive] = {
     "str": "string",
@@ -69,6 +67,10 @@ def _parse(type_name: str, description: str) -> FieldType:
 @functools.cache
 def model(name: str) -> Model | None:
     """The model called ``name`` (``"V1PodSpec"``), or None if the client has no such model."""
+    # Imported on first use: the client's models take about a second to load, which the
+    # API server's start-up should not pay before it needs a schema.
+    import kubernetes.client.models as models
+
     cls = getattr(models, name, None)
     types: dict[str, str] | None = getattr(cls, "openapi_types", None)
     if cls is None or not isinstance(types, dict):

@@ -36,6 +36,7 @@ from aiohttp import web
 from kubelab.api import validation
 from kubelab.api.resources import ResourceInfo, ResourceRegistry
 from kubelab.apiserver import admission, errors
+from kubelab.apiserver.conversion import ConvertingStorage
 from kubelab.apiserver.crds import CRDStore, CustomResourceDefinitions
 from kubelab.apiserver.discovery import Discovery
 from kubelab.apiserver.handlers import APIHandler
@@ -45,7 +46,7 @@ from kubelab.apiserver.openapi import OpenAPIDocuments
 from kubelab.apiserver.pods import BindingREST, EvictionREST, PodStore
 from kubelab.apiserver.proxy import KubeletProxy
 from kubelab.apiserver.registry import Registry, Store
-from kubelab.apiserver.resources import finalize_strategy_for, status_strategy_for, strategy_for
+from kubelab.apiserver.resources import events, finalize_strategy_for, status_strategy_for, strategy_for
 from kubelab.apiserver.scale import ScaleREST
 from kubelab.apiserver.services import ServiceStore
 from kubelab.network import AddressPlan
@@ -249,6 +250,8 @@ class APIServer:
                 return NamespaceStore(info, self.storage, strategy, name_fn=validation.name_is_dns_label)
             if gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 return CRDStore(info, self.storage, strategy, crds=self.crds)
+            if gr == ("events.k8s.io", "events"):
+                return Store(info, ConvertingStorage(self.storage, events.to_core, events.from_core), strategy)
             return Store(info, self.storage, strategy)
         if subresource == "status":
             return Store(info, self.storage, status_strategy_for(info, crd), subresource="status")

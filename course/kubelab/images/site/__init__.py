@@ -1,0 +1,1 @@
+"""The directory the ``python`` image puts on ``PYTHONPATH``: only its ``sitecustomize`` matters."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import socketserver
 import struct
 import tempfile
 import threading
+import time
 import types
 import typing
 from pathlib import Path
@@ -92,7 +94,7 @@ def from_wire(hint: Any, data: Any) -> Any:
         _, item = typing.get_args(hint)
         return {k: from_wire(item, v) for k, v in data.items()}
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        hints = typing.get_type_hints(hint)
+        hints = _hints(hint)
         return hint(**{f.name: from_wire(hints[f.name], data[f.name]) for f in dataclasses.fields(hint)
                        if f.name in data})
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
@@ -100,6 +102,12 @@ def from_wire(hint: Any, data: Any) -> Any:
     return data
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+@functools.cache
 def _signature(method: str) -> dict[str, Any]:
     return typing.get_type_hints(getattr(Runtime, method))
 
@@ -142,6 +150,7 @@ def _receive(sock: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any], lis
 
 class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    request_queue_size = 512
     runtime: Runtime
 
 
@@ -218,12 +227,24 @@ class RemoteRuntime:
         self.path = Path(path)
         self.connect_timeout = connect_timeout
 
+    def _connect(self, sock: socket.socket) -> None:
+        # A burst of calls can fill the listen queue for a moment (EAGAIN): wait for room.
+        deadline = time.monotonic() + self.connect_timeout
+        while True:
+            try:
+                sock.connect(str(self.path))
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+
     def _call(self, method: str, fds: list[int] | None = None, **params: Any) -> Any:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(self.connect_timeout)
             try:
-                sock.connect(str(self.path))
+                self._connect(sock)
             except OSError as e:
                 raise RuntimeServiceError(
                     "Unavailable",

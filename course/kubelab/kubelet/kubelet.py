@@ -149,9 +149,8 @@ class Kubelet:
             host_ip=self.node_ip,
         )
         self.controller = Controller(f"kubelet {self.node_name}", self.sync, workers=self.workers)
-        self.pods.add_event_handler(on_delete=self._remember_deleted)
-        self.controller.watches(self.pods)
-        for informer in (self.config_maps, self.secrets, self.services):
+        self.pods.add_event_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        for informer in (self.pods, self.config_maps, self.secrets, self.services):
             self.controller.waits_for(informer)
         self.informers.start()
         self.pods.start()
@@ -216,10 +215,24 @@ class Kubelet:
     def _record(self, pod: Obj, type: str, reason: str, message: str) -> None:
         self.recorder.event(pod, type, reason, message)  # type: ignore[arg-type]
 
-    def _remember_deleted(self, pod: Obj) -> None:
+    @staticmethod
+    def _key(pod: Obj) -> str:
+        return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+
+    def _pod_added(self, pod: Obj) -> None:
+        self._enqueue(self._key(pod))
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        # A change of status alone is (almost always) this kubelet's own write: nothing to do
+        # (``podsDifferSemantically`` in pkg/kubelet/config).
+        if old.get("spec") != new.get("spec") or _meaning(old) != _meaning(new):
+            self._enqueue(self._key(new))
+
+    def _pod_deleted(self, pod: Obj) -> None:
         # The last state of a pod removed from the API: what its containers are stopped with.
         with self._lock:
-            self._deleted[f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"] = pod
+            self._deleted[self._key(pod)] = pod
+        self._enqueue(self._key(pod))
 
     def _enqueue(self, key: str) -> None:
         self.controller.queue.add(key)
@@ -422,6 +435,12 @@ class Kubelet:
                             self.volumes.tear_down(directory.name)
             except (RuntimeServiceError, errors.ClientError, OSError) as e:
                 log.warning("%s: housekeeping failed: %s", self.node_name, e)
+
+
+def _meaning(pod: Obj) -> tuple[Any, ...]:
+    meta = pod.get("metadata") or {}
+    return (meta.get("uid"), meta.get("labels"), meta.get("annotations"), meta.get("deletionTimestamp"),
+            meta.get("deletionGracePeriodSeconds"))
 
 
 def main(argv: list[str]) -> int:

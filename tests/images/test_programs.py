@@ -18,7 +18,7 @@ from kubelab import images
 
 
 def _pod_ip() -> str:
-    return f"127.244.{random.randint(100, 250)}.{random.randint(2, 254)}"
+    return f"127.201.{random.randint(0, 255)}.{random.randint(2, 254)}"
 
 
 def _get(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import time
 import urllib.error
@@ -18,15 +17,6 @@ from kubelab.kubelet.kubelet import Kubelet
 from kubelab.process import ManagedProcess
 
 BACKOFF_SCALE = 0.05
-
-
-def test_node_index(offset: int = 0) -> int:
-    """A node index of this test worker's own: parallel test clusters would otherwise share pod addresses."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    return 20 + 40 * (int(worker) if worker.isdigit() else 0) + offset
-
-
-test_node_index.__test__ = False  # type: ignore[attr-defined]
 
 
 class Node:

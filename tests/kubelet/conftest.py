@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import Node, test_node_index
+from cluster_helpers import Node
 from kubelet_helpers import Pod, test_cidr
 
 from kubelab.client import Client
@@ -34,7 +34,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def node(cluster: Cluster) -> Iterator[Node]:
-    n = Node(cluster, "node-1", test_node_index())
+    n = Node(cluster, "node-1", 0)
     yield n
     n.stop()
 

@@ -20,8 +20,8 @@ from kubelab.kubelet.runtime import (
 
 
 def test_cidr() -> str:
-    """A pod CIDR of its own for each test (tests run in parallel, pods share loopback)."""
-    return f"127.244.{random.randint(100, 250)}.0/24"
+    """A pod CIDR of its own for each test, outside every cluster's address plan (tests run in parallel)."""
+    return f"127.200.{random.randint(0, 255)}.0/24"
 
 
 test_cidr.__test__ = False  # type: ignore[attr-defined]

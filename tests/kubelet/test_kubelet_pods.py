@@ -87,6 +87,8 @@ def test_a_crashing_container_goes_into_crash_loop_back_off(node, cluster, clien
              what="another restart")
     code, text = kubelet_get(node, "/containerLogs/default/crasher/app?previous=true")
     assert code == 200 and "FATAL: DATABASE_URL is not set" in text
+    assert "FATAL: DATABASE_URL is not set" in cluster.kubectl("logs", "-p", "crasher").stdout
+    assert "FATAL: DATABASE_URL is not set" in cluster.kubectl("logs", "crasher", "--tail=1").stdout
     # Only the newest two runs are kept: what status and logs --previous need.
     uid = client.resource("v1", "pods").get("crasher", "default")["metadata"]["uid"]
     kept = node.kubelet.runtime.list_containers(ContainerFilter(label_selector={POD_UID: uid}))

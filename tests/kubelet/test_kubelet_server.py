@@ -132,3 +132,23 @@ def test_port_forward_reaches_the_pods_port(node, client):
         _, data = ws.recv_data()
         response += data[1:]
     assert b"HTTP/1.1 200 OK" in response and b"Hello from kubelab/web v3 on pod forwarded" in response
+
+
+@pytest.mark.parametrize("version", ["1.30", "1.33"])
+def test_kubectl_exec_through_the_api_server(node, cluster, sleeper, version):
+    result = cluster.kubectl("exec", sleeper, "--", "sh", "-c", "echo hi; echo oops >&2; exit 3", version=version,
+                             check=False)
+    assert (result.returncode, result.stdout) == (3, "hi\n")
+    assert "oops" in result.stderr and "command terminated with exit code 3" in result.stderr
+    piped = cluster.kubectl("exec", "-i", sleeper, "--", "cat", input="piped\n", version=version)
+    assert piped.stdout == "piped\n"
+
+
+def test_the_python_clients_stream(node, cluster, sleeper):
+    import kubernetes
+    from kubernetes.stream import stream
+
+    api = kubernetes.client.CoreV1Api(cluster.api_client())
+    out = stream(api.connect_get_namespaced_pod_exec, sleeper, "default", command=["sh", "-c", "echo $HOSTNAME"],
+                 stderr=True, stdin=False, stdout=True, tty=False)
+    assert out == f"{sleeper}\n"

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "api": ("kubelab.bench.api:run", "API server: time to ready; create/get/list/watch latency and throughput"),
     "scheduler": ("kubelab.bench.scheduler:run", "scheduler: pods bound per second, 1,000 pods on 100 and 1,000 nodes"),
+    "controllers": ("kubelab.bench.controllers:run", "controllers: a Deployment of 100 replicas to 100 pods bound"),
     "pods": ("kubelab.bench.pods:run", "kubelet: pod startup latency (create → Running, → Ready) for 50 and 200 pods"),
 }
 

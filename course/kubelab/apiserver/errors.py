@@ -57,6 +57,15 @@ class StatusError(Exception):
         return body
 
 
+def success(code: int = 200, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``Status`` of a request that succeeded with no object to return (a delete, a binding)."""
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    if details:
+        body["details"] = details
+    body["code"] = code
+    return body
+
+
 def _details(gr: GroupResource, name: str = "", **extra: Any) -> dict[str, Any]:
     details: dict[str, Any] = {}
     if name:

@@ -55,14 +55,6 @@ def status_response(err: errors.StatusError, headers: dict[str, str] | None = No
     )
 
 
-def success_status(code: int = 200, details: Obj | None = None) -> Obj:
-    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-    if details:
-        body["details"] = details
-    body["code"] = code
-    return body
-
-
 def resource_not_found() -> errors.StatusError:
     return errors.StatusError(404, "NotFound", NOT_FOUND_MESSAGE, {})
 
@@ -532,7 +524,7 @@ class APIHandler:
             details["kind"] = req.resource.plural
             if meta.get("uid"):
                 details["uid"] = meta["uid"]
-            obj = success_status(200, details)
+            obj = errors.success(200, details)
         code = 202 if not deleted and options.orphan_dependents is False else 200
         return self._respond(req, obj, code, registry)
 

@@ -25,10 +25,6 @@ NODES_PREFIX = "/registry/minions/"
 DEFAULT_GRACE_PERIOD = 30
 
 
-def success(code: int) -> Obj:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code}
-
-
 class PodStore(Store):
     """Pods: answered with the deleted object, deleted gracefully when a kubelet runs them."""
 
@@ -89,7 +85,7 @@ class BindingREST:
             raise errors.conflict(gr, name, str(e)) from e
         except storage_errors.StorageError as e:
             raise errors.from_storage(e, errors.GroupResource("", "pods"), name) from e
-        return 201, success(201)
+        return 201, errors.success(201)
 
 
 class EvictionREST:
@@ -107,4 +103,4 @@ class EvictionREST:
         options = DeleteOptions.parse(eviction.get("deleteOptions") or {}, {})
         options.dry_run = options.dry_run or dry_run
         await self.pods.delete(namespace, name, options)
-        return 201, success(201)
+        return 201, errors.success(201)

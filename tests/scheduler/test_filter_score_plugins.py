@@ -124,6 +124,10 @@ def test_balanced_allocation() -> None:
     assert score(BalancedAllocation(), pod(cpu="1", memory="1Gi"), balanced, lopsided) == {
         "balanced": 100, "lopsided": 88}
     assert score(BalancedAllocation(), pod(), balanced) == {}, "best-effort pods are not scored"
+    cpu_only = node_info(node("cpu-only", cpu="4", memory="0"))
+    full = node_info(node("full", cpu="2", memory="64Gi"), pod("e", node_name="full", cpu="2"))
+    # One resource alone is balanced; a share over 1 counts as 1: cpu 3/2 → 1, memory 1/64.
+    assert score(BalancedAllocation(), pod(cpu="1", memory="1Gi"), cpu_only, full) == {"cpu-only": 100, "full": 50}
 
 
 # -- TaintToleration ---------------------------------------------------------------------------

@@ -104,13 +104,10 @@ class BalancedAllocation:
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         cpu, memory = state.read(PRE_SCORE_BALANCED)
-        fractions = []
         allocatable, requested = node.allocatable, node.requested
-        if allocatable.milli_cpu:
-            fractions.append(min(1.0, (requested.milli_cpu + cpu) / allocatable.milli_cpu))
-        if allocatable.memory:
-            fractions.append(min(1.0, (requested.memory + memory) / allocatable.memory))
-        std = 0.0
-        if len(fractions) == 2:
-            std = abs(fractions[0] - fractions[1]) / 2
-        return math.trunc((1 - std) * MAX_NODE_SCORE)
+        if not (allocatable.milli_cpu and allocatable.memory):
+            return MAX_NODE_SCORE  # one resource alone is always balanced
+        cpu_share = min(1.0, (requested.milli_cpu + cpu) / allocatable.milli_cpu)
+        memory_share = min(1.0, (requested.memory + memory) / allocatable.memory)
+        # The standard deviation of two shares is half their difference.
+        return math.trunc((1 - abs(cpu_share - memory_share) / 2) * MAX_NODE_SCORE)

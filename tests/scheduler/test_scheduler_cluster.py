@@ -250,3 +250,34 @@ def test_without_a_scheduler_pods_stay_pending_until_it_starts_again(lab: Lab) -
     assert lab.events("during", "FailedScheduling") == [] and lab.condition("during") is None
     scheduler.start(lab.cluster.api_client())
     assert lab.node_of("during") == "n1"
+
+
+def test_a_replica_sets_pods_spread_over_the_nodes_by_default() -> None:
+    with Cluster(components=["controller-manager"]) as cluster:
+        lab = Lab(cluster)
+        try:
+            # n1 is far bigger: on free room alone, every replica would go there.
+            lab.nodes.create(node("n1", cpu="64"))
+            lab.nodes.create(node("n2", cpu="2"))
+            lab.nodes.create(node("n3", cpu="2"))
+            lab.start_scheduler()
+            lab.client.resource("apps/v1", "replicasets").create({
+                "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web"},
+                "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "web"}},
+                         "template": {"metadata": {"labels": {"app": "web"}},
+                                      "spec": {"containers": [{"name": "app", "image": "busybox"}]}}},
+            }, "default")
+
+            def placement() -> dict[str, int] | None:
+                pods = lab.pods.list("default", label_selector="app=web")["items"]
+                nodes = [p["spec"].get("nodeName") for p in pods]
+                if len(nodes) < 6 or not all(nodes):
+                    return None
+                return {n: nodes.count(n) for n in set(nodes)}
+
+            # Nothing asks for spreading: the default topology spread constraints do it.
+            assert eventually(placement, 60, "six bound replicas") == {"n1": 2, "n2": 2, "n3": 2}
+        finally:
+            for scheduler in lab.schedulers:
+                scheduler.stop()
+            lab.client.close()

@@ -454,10 +454,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the kubelet's HTTPS port (default {DEFAULT_PORT})")
     parser.add_argument("--lease-renew-interval", type=float, default=10.0,
                         help="seconds between heartbeats (default 10)")
+    parser.add_argument("--status-update-frequency", type=float, default=10.0,
+                        help="seconds between node status checks (default 10)")
+    parser.add_argument("--sync-frequency", type=float, default=20.0,
+                        help="seconds between resyncs of each pod (default 20)")
+    parser.add_argument("--relist-period", type=float, default=1.0,
+                        help="seconds between relists of the runtime's containers (default 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     kubelet = Kubelet(args.node, cluster_dir=args.cluster_dir, node_index=args.node_index,
-                      backoff_scale=args.backoff_scale, port=args.port, lease_renew_interval=args.lease_renew_interval)
+                      backoff_scale=args.backoff_scale, port=args.port, lease_renew_interval=args.lease_renew_interval,
+                      status_update_frequency=args.status_update_frequency, sync_frequency=args.sync_frequency,
+                      relist_period=args.relist_period)
     # SIGUSR1 pauses the heartbeats (a hung kubelet), SIGUSR2 resumes them.
     signal.signal(signal.SIGUSR1, lambda *_: kubelet.pause_heartbeats())
     signal.signal(signal.SIGUSR2, lambda *_: kubelet.resume_heartbeats())

@@ -164,3 +164,34 @@ def test_your_own_store_runs_under_the_api_server():
         c.kubectl("create", "configmap", "mine", "--from-literal=k=v")
         assert CountingMVCC.txns > before
         assert c.kubectl("get", "cm", "mine", "-o", "jsonpath={.data.k}").stdout == "v"
+
+
+def test_killing_the_api_server_mid_write_loses_no_acknowledged_write():
+    with Cluster(store="etcd") as c:
+        configmaps = Client(c.api_client()).resource("v1", "configmaps")
+        acknowledged: list[str] = []
+        stop = threading.Event()
+
+        def write(writer: int) -> None:
+            i = 0
+            while not stop.is_set():
+                name = f"w{writer}-{i}"
+                try:
+                    configmaps.create({"metadata": {"name": name}, "data": {"n": str(i)}}, "default")
+                except Exception:
+                    return
+                acknowledged.append(name)
+                i += 1
+
+        writers = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+        for t in writers:
+            t.start()
+        eventually(lambda: len(acknowledged) >= 40, what="some writes")
+        c.kill_component("apiserver")
+        stop.set()
+        for t in writers:
+            t.join(10)
+        c.restart_component("apiserver")
+        stored = {cm["metadata"]["name"] for cm in configmaps.list("default")["items"]}
+        assert set(acknowledged) <= stored
+        assert len(acknowledged) >= 40

@@ -217,7 +217,7 @@ class Cluster:
             state["etcd"] = self.etcd.endpoint
         self.dir.state.write_text(json.dumps(state, indent=2))
 
-    def _start_apiserver(self) -> str:
+    def _start_apiserver(self, port: int = 0) -> str:
         """Start the API server (a process, or in this process with your store/registries); its URL."""
         etcd = self.etcd.endpoint if self.etcd else ""
         if self.kv is not None or self.registries:
@@ -228,7 +228,7 @@ class Cluster:
             self.apiserver_in_process = APIServer(config, kv=self.kv, registries=self.registries).start()
             return self.apiserver_in_process.url
         argv = [sys.executable, "-m", "kubelab", "apiserver", "--cluster-dir", str(self.dir.root),
-                "--service-cidr", str(self.addresses.service_network), "--store", self.store]
+                "--service-cidr", str(self.addresses.service_network), "--store", self.store, "--port", str(port)]
         if etcd:
             argv += ["--etcd-servers", etcd]
         self.apiserver = ManagedProcess("apiserver", argv, self.dir.log("apiserver"))
@@ -291,7 +291,22 @@ class Cluster:
         return process
 
     def restart_component(self, name: str) -> None:
-        """Start (again) a component's process, e.g. after :meth:`kill_component`."""
+        """Start (again) a component's process, e.g. after :meth:`kill_component`.
+
+        ``"apiserver"`` comes back on the same port, so clients and kubeconfigs keep working;
+        ``"etcd"`` on the same ports and data.
+        """
+        if name == "apiserver" and self.apiserver is not None:
+            self.apiserver.stop()
+            self._start_apiserver(port=int(self.url.rsplit(":", 1)[1]))
+            self.wait_ready()
+            self._write_state()
+            return
+        if name == "etcd" and self.etcd is not None:
+            self.etcd.stop()
+            self.etcd.start()
+            self._write_state()
+            return
         if name not in self.process_names():
             raise ClusterError(f"{name!r} is not one of this cluster's processes ({', '.join(self.process_names())})")
         old = self.processes.pop(name, None)
@@ -313,6 +328,10 @@ class Cluster:
         self._process(f"kubelet-{node}").signal(signal.SIGUSR1 if paused else signal.SIGUSR2)
 
     def _process(self, name: str) -> ManagedProcess:
+        if name == "apiserver" and self.apiserver is not None:
+            return self.apiserver
+        if name == "etcd" and self.etcd is not None and self.etcd.process is not None:
+            return self.etcd.process
         if name not in self.processes:
             raise ClusterError(f"no process called {name!r} runs in this cluster ({', '.join(self.processes)})")
         return self.processes[name]

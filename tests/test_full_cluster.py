@@ -70,6 +70,16 @@ def test_a_crashing_pod_goes_into_crash_loop_back_off_with_its_last_words_kept(c
     assert "Exit Code:    3" in described
 
 
+def test_previous_logs_of_a_container_that_never_restarted_is_a_plain_bad_request(cluster):
+    cluster.kubectl("run", "steady", "--image=busybox", "--", "sleep", "3600")
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/steady", "--timeout=60s")
+    result = cluster.kubectl("logs", "steady", "-p", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        'Error from server (BadRequest): previous terminated container "steady" in pod "steady" not found'
+    )
+
+
 def test_a_killed_kubelet_leaves_its_containers_running_and_a_new_one_adopts_them(cluster):
     runtime = cluster.processes["container-runtime-node-1"].pid
     containers = descendants(runtime)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -78,9 +79,7 @@ class KubeletProxy:
             raise errors.internal_error(f"unable to reach the kubelet at {url}: {e}") from e
         async with upstream:
             if upstream.status >= 300:
-                body = await upstream.read()
-                content_type = upstream.headers.get("Content-Type", "text/plain")
-                return web.Response(status=upstream.status, body=body, headers={"Content-Type": content_type})
+                raise _kubelet_error(upstream.status, (await upstream.read()).decode(errors="replace"))
             response = web.StreamResponse(headers={"Content-Type": "text/plain"})
             response.enable_chunked_encoding()
             await response.prepare(req.http)
@@ -113,6 +112,21 @@ class KubeletProxy:
         await client.prepare(req.http)
         await _pipe(client, upstream)
         return client
+
+
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}
+
+
+def _kubelet_error(code: int, text: str) -> errors.StatusError:
+    """The kubelet's refusal as the Status a client expects (``Error from server (BadRequest): ...``)."""
+    try:
+        status = json.loads(text)
+    except ValueError:
+        status = None
+    if isinstance(status, dict) and status.get("kind") == "Status":
+        return errors.StatusError(int(status.get("code") or code), str(status.get("reason") or ""),
+                                  str(status.get("message") or ""), status.get("details"))
+    return errors.StatusError(code, _REASONS.get(code, "InternalError"), text.strip())
 
 
 async def _pipe(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:

@@ -128,10 +128,6 @@ class Cache:
         self._node_zone[name] = zone
         self._tree_changed = True
 
-    def node_count(self) -> int:
-        with self._lock:
-            return len(self._node_zone)
-
     # -- pods --------------------------------------------------------------------
 
     def assume_pod(self, pod: PodInfo) -> None:
@@ -194,10 +190,6 @@ class Cache:
     def get_pod(self, uid: str) -> PodInfo | None:
         with self._lock:
             return self._pods.get(uid)
-
-    def pod_count(self) -> int:
-        with self._lock:
-            return len(self._pods)
 
     def _add_pod(self, pod: PodInfo) -> None:
         info = self._nodes.get(pod.node_name)

@@ -16,7 +16,7 @@ A filter or pre-filter returns ``None`` for "fits", or a :class:`Status` saying 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -96,9 +96,6 @@ class Status:
     def is_success(self) -> bool:
         return self.code == Code.SUCCESS
 
-    def is_skip(self) -> bool:
-        return self.code == Code.SKIP
-
     def is_rejected(self) -> bool:
         """Whether the pod was found not to fit (as opposed to an error)."""
         return self.code in (Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE, Code.PENDING)
@@ -143,9 +140,6 @@ class CycleState:
     def get(self, key: str, default: Any = None) -> Any:
         return self._data.get(key, default)
 
-    def delete(self, key: str) -> None:
-        self._data.pop(key, None)
-
     def clone(self) -> CycleState:
         """A copy whose values are cloned when they know how (a ``clone()`` method)."""
         copy = CycleState()
@@ -189,11 +183,6 @@ class ClusterEvent:
 
 
 # Extension points. Each is one method; a plugin implements the ones it needs.
-
-
-@runtime_checkable
-class Plugin(Protocol):
-    name: str
 
 
 @runtime_checkable
@@ -328,10 +317,6 @@ class NodeToStatus:
 
     def __len__(self) -> int:
         return len(self.statuses)
-
-    def node_names_with(self, codes: Iterable[Code]) -> list[str]:
-        wanted = set(codes)
-        return [name for name, s in self.statuses.items() if s.code in wanted]
 
 
 @dataclass

@@ -342,17 +342,6 @@ class SchedulingQueue:
     def backoff_expiration(self, qpi: QueuedPodInfo) -> float:
         return qpi.timestamp + self.backoff_duration(qpi)
 
-    def flush_backoff_completed(self) -> None:
-        """Move pods whose back-off has ended to activeQ (upstream runs this every second)."""
-        with self._cond:
-            self._flush_backoff_completed()
-
-    def flush_unschedulable_left_over(self) -> None:
-        """Retry pods that waited :attr:`max_in_unschedulable` seconds for an event (every 30 s upstream)."""
-        with self._cond:
-            self._last_unschedulable_flush = float("-inf")
-            self._flush_unschedulable_left_over()
-
     def _flush_backoff_completed(self) -> None:
         now = self.clock.now()
         while self._backoff and self._backoff[0][0] <= now:

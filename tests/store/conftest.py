@@ -60,6 +60,10 @@ def prefix() -> str:
     return f"/test-{uuid.uuid4().hex[:12]}/"
 
 
-@pytest.fixture
-def storage(kv: KV) -> Storage:
-    return Storage(kv)
+@pytest.fixture(params=["cached", "direct"])
+async def storage(kv: KV, request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
+    """Storage with its watch cache, and without (every watch its own KV watch)."""
+    store = Storage(kv, watch_cache=request.param == "cached")
+    yield store
+    if store.cacher is not None:
+        await store.cacher.stop()

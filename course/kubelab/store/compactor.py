@@ -10,7 +10,6 @@ version succeeds compacts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from kubelab.store.errors import StorageError
@@ -61,8 +60,7 @@ class Compactor:
         """Stop compacting."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task])
             self._task = None
 
     async def _run(self) -> None:

@@ -8,11 +8,15 @@ match arrives as ``ADDED`` and one that stops matching as ``DELETED``.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Object = dict[str, Any]
+from kubelab.store.codec import Object, decode
+from kubelab.store.errors import Compacted
+from kubelab.store.kv import Event
+
 Predicate = Callable[[Object], bool]
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
 
@@ -51,14 +55,48 @@ def to_watch_event(
     return WatchEvent("MODIFIED" if previous_matches else "ADDED", current)
 
 
-class Feed:
-    """The queue between whatever produces one watcher's events and :func:`stream`.
+class Change:
+    """One KV event with its objects decoded on first use, then shared by every watcher."""
 
-    ``revision`` is the producer's promise: every change up to it is already in the queue,
-    which makes it the resourceVersion of a bookmark sent while the queue is empty.
+    __slots__ = ("event", "_objects")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._objects: tuple[Object | None, Object | None] | None = None
+
+    @property
+    def revision(self) -> int:
+        return self.event.kv.mod_revision
+
+    def objects(self) -> tuple[Object | None, Object | None]:
+        """The object after the change (None for a delete) and before it, at the change's revision."""
+        if self._objects is None:
+            event = self.event
+            previous = decode(event.prev_kv, event.kv.mod_revision) if event.prev_kv is not None else None
+            current = decode(event.kv) if event.type == "PUT" else None
+            self._objects = (current, previous)
+        return self._objects
+
+    def watch_event(self, predicate: Predicate | None) -> WatchEvent | None:
+        """The event a watcher with ``predicate`` sees for this change, or None."""
+        current, previous = self.objects()
+        return to_watch_event(self.event.type == "DELETE", current, previous, predicate)
+
+
+def too_old(resource_version: int, compacted: int) -> Compacted:
+    """The error of a watch from a compacted resourceVersion, worded as kube-apiserver's."""
+    return Compacted(resource_version, compacted, f"too old resource version: {resource_version} ({compacted})")
+
+
+class Feed:
+    """What one watcher is sent after its initial events: a backlog, then a bounded queue.
+
+    ``revision`` is the producer's promise: every change up to it is already in the backlog
+    or the queue, which makes it the resourceVersion of a bookmark sent while both are empty.
     """
 
     def __init__(self, revision: int, maxsize: int = 0) -> None:
+        self.backlog: deque[WatchEvent] = deque()
         self.queue: asyncio.Queue[WatchEvent | BaseException | None] = asyncio.Queue(maxsize)
         self.revision = revision
         self.ended = False
@@ -80,36 +118,45 @@ class Feed:
             return
         self.ended = True
         if self.queue.full():
+            self.backlog.clear()
             while not self.queue.empty():
                 self.queue.get_nowait()
         self.queue.put_nowait(error)
 
 
+@dataclass
+class OpenWatch:
+    """A watch ready to stream: its initial events, the revision they show, and its feed."""
+
+    feed: Feed
+    revision: int
+    initial: list[WatchEvent] = field(default_factory=list)
+
+
 async def stream(
-    feed: Feed,
-    initial: list[WatchEvent],
-    *,
-    initial_events_end: int | None,
-    allow_bookmarks: bool,
-    bookmark_interval: float,
+    opened: OpenWatch, *, send_initial_events: bool, allow_bookmarks: bool, bookmark_interval: float
 ) -> AsyncGenerator[WatchEvent, None]:
-    """Yield ``initial``, the initial-events-end bookmark if asked, then the feed's events.
+    """Yield the initial events, the initial-events-end bookmark if asked, then the feed's events.
 
     While the feed is quiet for ``bookmark_interval`` seconds and bookmarks are allowed,
     yield a bookmark at the feed's revision.
     """
+    feed = opened.feed
     try:
-        for event in initial:
+        for event in opened.initial:
             yield event
-        if initial_events_end is not None:
-            yield bookmark(initial_events_end, initial_events_end=True)
+        if send_initial_events:
+            yield bookmark(opened.revision, initial_events_end=True)
+        while feed.backlog:
+            yield feed.backlog.popleft()
         timeout = bookmark_interval if allow_bookmarks else None
         while True:
             try:
                 item = feed.queue.get_nowait()
             except asyncio.QueueEmpty:
                 try:
-                    item = await asyncio.wait_for(feed.queue.get(), timeout)
+                    async with asyncio.timeout(timeout):
+                        item = await feed.queue.get()
                 except TimeoutError:
                     yield bookmark(feed.revision)
                     continue

@@ -83,7 +83,8 @@ class MemoryKV:
                     await watcher.wakeup.wait()
                     continue
                 try:
-                    await asyncio.wait_for(watcher.wakeup.wait(), self.progress_notify_interval)
+                    async with asyncio.timeout(self.progress_notify_interval):
+                        await watcher.wakeup.wait()
                 except TimeoutError:
                     if not watcher.pending and not self._closed:
                         yield WatchResponse(events=[], revision=self.store.revision)

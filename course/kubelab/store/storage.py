@@ -16,6 +16,8 @@ import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
+from kubelab.store.cacher import Cacher
+from kubelab.store.codec import Object, decode, encode
 from kubelab.store.compactor import Compactor
 from kubelab.store.continue_token import decode_continue, encode_continue
 from kubelab.store.errors import (
@@ -28,8 +30,8 @@ from kubelab.store.errors import (
     ResourceVersionConflict,
     StorageError,
 )
-from kubelab.store.events import Feed, Object, Predicate, WatchEvent, stream, to_watch_event
-from kubelab.store.kv import KV, Compare, Delete, Event, Get, KeyValue, Put, RangeResult, prefix_range_end
+from kubelab.store.events import Change, Feed, OpenWatch, Predicate, WatchEvent, stream, too_old
+from kubelab.store.kv import KV, Compare, Delete, Get, KeyValue, Put, RangeResult, prefix_range_end
 
 #: The largest page read from the KV when a predicate filters a paginated list (upstream's ``maxLimit``).
 MAX_LIMIT = 10000
@@ -92,30 +94,6 @@ class _ListPlan:
     continue_key: str = ""
 
 
-def encode(obj: Object) -> bytes:
-    """The bytes stored for ``obj``: compact JSON without resourceVersion and selfLink."""
-    metadata = obj.get("metadata")
-    if isinstance(metadata, dict) and ("resourceVersion" in metadata or "selfLink" in metadata):
-        metadata = {k: v for k, v in metadata.items() if k not in ("resourceVersion", "selfLink")}
-        obj = {**obj, "metadata": metadata}
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def decode(kv: KeyValue, revision: int = 0) -> Object:
-    """The object stored in ``kv``, its resourceVersion set to ``revision`` (default: its mod_revision)."""
-    try:
-        obj = json.loads(kv.value)
-    except ValueError as error:
-        raise InvalidObject(f"the object stored at {kv.key.decode(errors='replace')} is not JSON: {error}") from error
-    if not isinstance(obj, dict):
-        raise InvalidObject(f"the object stored at {kv.key.decode(errors='replace')} is not a JSON object")
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, dict):
-        metadata = obj["metadata"] = {}
-    metadata["resourceVersion"] = str(revision or kv.mod_revision)
-    return obj
-
-
 def parse_resource_version(resource_version: str) -> int:
     """The revision a resourceVersion names: 0 for "" and "0"; :class:`InvalidArgument` if not a number."""
     if resource_version in ("", "0"):
@@ -136,8 +114,10 @@ def directory(prefix: str) -> str:
 class Storage:
     """The object storage of the API server: create, get, list, guaranteed update, delete, watch."""
 
-    def __init__(self, kv: KV) -> None:
+    def __init__(self, kv: KV, *, watch_cache: bool = True) -> None:
         self.kv = kv
+        #: Serves every watch it can from one shared watch of the store (None: each watch its own).
+        self.cacher = Cacher(kv) if watch_cache else None
         self._compactor: Compactor | None = None
 
     # -- reads ---------------------------------------------------------------------------
@@ -332,8 +312,9 @@ class Storage:
         ``ADDED`` events (of a state at least as new as N) followed by a ``BOOKMARK`` annotated
         ``k8s.io/initial-events-end``; False asks for changes only. ``DELETED`` carries the last
         state, resourceVersion the deletion's revision. With ``allow_bookmarks``, a quiet watch
-        yields a ``BOOKMARK`` every ``bookmark_interval`` seconds. The watch starts when
-        iteration starts; close it with ``aclose()`` (e.g. ``contextlib.aclosing``).
+        yields a ``BOOKMARK`` every ``bookmark_interval`` seconds. :class:`FutureRevision` if
+        the store does not reach N within a few seconds. The watch starts when iteration
+        starts; close it with ``aclose()`` (e.g. ``contextlib.aclosing``).
         """
         start = parse_resource_version(resource_version)
         if recursive:
@@ -341,32 +322,57 @@ class Storage:
             range_end: bytes | None = prefix_range_end(watched)
         else:
             watched, range_end = key.encode(), None
-        wants_initial = send_initial_events if send_initial_events is not None else start == 0
-        initial: list[WatchEvent] = []
-        if wants_initial:
-            snapshot = await self.kv.range(watched, range_end)
+        initial = send_initial_events if send_initial_events is not None else start == 0
+        opened = None
+        if self.cacher is not None:
+            opened = await self.cacher.open(
+                watched,
+                range_end,
+                start=start,
+                consistent=resource_version == "",
+                initial=initial,
+                predicate=predicate,
+            )
+        if opened is None:
+            opened = await self._open_direct(watched, range_end, start, initial, predicate, allow_bookmarks)
+        events = stream(
+            opened,
+            send_initial_events=bool(send_initial_events),
+            allow_bookmarks=allow_bookmarks,
+            bookmark_interval=bookmark_interval,
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    async def _open_direct(
+        self,
+        key: bytes,
+        range_end: bytes | None,
+        start: int,
+        initial: bool,
+        predicate: Predicate | None,
+        progress_notify: bool,
+    ) -> OpenWatch:
+        """A watch with a KV watch of its own: without a watch cache, or from before its window."""
+        added: list[WatchEvent] = []
+        if initial:
+            snapshot = await self.kv.range(key, range_end)
             if start > snapshot.revision:
                 raise FutureRevision(start, snapshot.revision)
             for kv in snapshot.kvs:
                 obj = decode(kv)
                 if predicate is None or predicate(obj):
-                    initial.append(WatchEvent("ADDED", obj))
+                    added.append(WatchEvent("ADDED", obj))
             start = snapshot.revision
         elif start == 0:
             start = await self.current_revision()
         feed = Feed(start)
-        pump = asyncio.create_task(self._pump(feed, watched, range_end, start, predicate, allow_bookmarks))
-        feed.on_close = pump.cancel
-        async for event in stream(
-            feed,
-            initial,
-            initial_events_end=start if send_initial_events else None,
-            allow_bookmarks=allow_bookmarks,
-            bookmark_interval=bookmark_interval,
-        ):
-            yield event
+        follow = asyncio.create_task(self._follow(feed, key, range_end, start, predicate, progress_notify))
+        feed.on_close = follow.cancel
+        return OpenWatch(feed=feed, revision=start, initial=added)
 
-    async def _pump(
+    async def _follow(
         self,
         feed: Feed,
         key: bytes,
@@ -382,7 +388,7 @@ class Storage:
             ) as responses:
                 async for response in responses:
                     for change in response.events:
-                        event = convert(change, predicate)
+                        event = Change(change).watch_event(predicate)
                         if event is not None:
                             feed.put(event)
                     feed.revision = response.events[-1].kv.mod_revision if response.events else response.revision
@@ -412,8 +418,10 @@ class Storage:
             self._compactor = None
 
     async def close(self) -> None:
-        """Stop the compactor and release the KV's connections."""
+        """Stop the compactor and the watch cache (ending every watch), and release the KV's connections."""
         await self.stop_compactor()
+        if self.cacher is not None:
+            await self.cacher.stop()
         await self.kv.close()
 
     # -- helpers -------------------------------------------------------------------------
@@ -466,16 +474,3 @@ class Storage:
         token = encode_continue(plan.continue_key, key_prefix, -1)
         return Compacted(error.revision, error.compacted, _INCONSISTENT_CONTINUE, continue_token=token)
 
-
-def convert(change: Event, predicate: Predicate | None) -> WatchEvent | None:
-    """The watch event one KV event makes for a watcher with ``predicate`` (None if it sees nothing)."""
-    revision = change.kv.mod_revision
-    previous = decode(change.prev_kv, revision) if change.prev_kv is not None else None
-    if change.type == "DELETE":
-        return to_watch_event(True, None, previous, predicate)
-    return to_watch_event(False, decode(change.kv), previous, predicate)
-
-
-def too_old(resource_version: int, compacted: int) -> Compacted:
-    """The error of a watch from a compacted resourceVersion, worded as kube-apiserver's."""
-    return Compacted(resource_version, compacted, f"too old resource version: {resource_version} ({compacted})")

@@ -112,12 +112,12 @@ async def test_a_watcher_that_falls_behind_is_ended_and_others_go_on(kv: KV, pre
     fast = storage.watch(prefix, recursive=True, resource_version=start)
     try:
         slow_first = asyncio.create_task(anext(slow))
-        fast_all = asyncio.create_task(take(fast, 10))
-        await asyncio.sleep(0.1)
+        fast_events = []
         for i in range(10):
+            next_event = asyncio.create_task(anext(fast))
+            await asyncio.sleep(0.05 if i == 0 else 0)
             await storage.create(f"{prefix}{i}", obj(str(i)))
-            await asyncio.sleep(0.01)
-        fast_events = await fast_all
+            fast_events.append(await asyncio.wait_for(next_event, 10))  # fast keeps up; slow reads no more
         await slow_first
         async with asyncio.timeout(10):
             rest = [event async for event in slow]
@@ -132,7 +132,7 @@ async def test_a_watcher_that_falls_behind_is_ended_and_others_go_on(kv: KV, pre
 
 async def test_a_watch_from_a_future_resource_version_waits_then_fails(kv: KV, prefix: str) -> None:
     storage = Storage(kv)
-    storage.cacher = Cacher(kv, freshness_timeout=0.3)
+    storage.cacher = Cacher(kv, freshness_timeout=2)
     future = str(await storage.current_revision() + 1)
     try:
         waiting = storage.watch(prefix, recursive=True, resource_version=future)
@@ -174,8 +174,10 @@ async def test_closing_a_watch_detaches_it_from_the_cache(kv: KV, prefix: str) -
     try:
         events = storage.watch(prefix, recursive=True, send_initial_events=False, resource_version="0")
         first = asyncio.create_task(anext(events))
-        await asyncio.sleep(0.1)
-        assert storage.cacher is not None and storage.cacher.watcher_count == 1
+        assert storage.cacher is not None
+        async with asyncio.timeout(10):
+            while storage.cacher.watcher_count == 0:
+                await asyncio.sleep(0.01)
         first.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await first

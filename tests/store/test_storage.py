@@ -413,15 +413,43 @@ async def test_a_watch_of_one_key_ignores_its_neighbours(storage: Storage, prefi
 
 
 async def test_a_watch_from_a_compacted_resource_version_is_too_old(storage: Storage, prefix: str) -> None:
-    old = await storage.create(prefix + "a", pod("a"))
-    await storage.guaranteed_update(prefix + "a", lambda o: {**o, "spec": {}})
-    await storage.guaranteed_update(prefix + "a", lambda o: {**o, "spec": {"x": 1}})
-    await storage.compact(await storage.current_revision())
+    async with contextlib.aclosing(storage.watch(prefix, recursive=True, send_initial_events=True)) as running:
+        await take(running, 1)  # a watch open all along: a watch cache would have every change since
+        old = await storage.create(prefix + "a", pod("a"))
+        await storage.guaranteed_update(prefix + "a", lambda o: {**o, "spec": {}})
+        await storage.guaranteed_update(prefix + "a", lambda o: {**o, "spec": {"x": 1}})
+        await take(running, 3)
+        await storage.compact(await storage.current_revision())
 
-    events = storage.watch(prefix, recursive=True, resource_version=old["metadata"]["resourceVersion"])
-    with pytest.raises(Compacted, match=f"too old resource version: {rv(old)} "):
-        await take(events, 1)
-    await events.aclose()
+        events = storage.watch(prefix, recursive=True, resource_version=old["metadata"]["resourceVersion"])
+        with pytest.raises(Compacted, match=f"too old resource version: {rv(old)} "):
+            await take(events, 1)
+        await events.aclose()
+
+
+async def test_the_periodic_compactor_makes_old_resource_versions_too_old(storage: Storage, prefix: str) -> None:
+    async with contextlib.aclosing(storage.watch(prefix, recursive=True, send_initial_events=True)) as running:
+        (start,) = await take(running, 1)
+        old = await storage.create(prefix + "a", pod("a"))
+        await storage.guaranteed_update(prefix + "a", lambda o: {**o, "spec": {}})
+        await take(running, 2)
+        storage.start_compactor(interval=0.05)
+        try:
+            async with asyncio.timeout(10):
+                while True:  # the second turn compacts at the revision the first one saw
+                    try:
+                        await storage.get_list(prefix, resource_version=str(rv(old)), resource_version_match="Exact")
+                    except Compacted:
+                        break
+                    await asyncio.sleep(0.05)
+        finally:
+            await storage.stop_compactor()
+
+        # The watch from before the create needs the create, which was compacted away.
+        events = storage.watch(prefix, recursive=True, resource_version=str(rv(start.object)))
+        with pytest.raises(Compacted, match="too old resource version"):
+            await take(events, 1)
+        await events.aclose()
 
 
 async def test_a_predicate_turns_matching_changes_into_added_and_deleted(storage: Storage, prefix: str) -> None:

@@ -5,7 +5,8 @@ Without it every API watch would be its own etcd watch stream; with it the API s
 one, and:
 
 - keeps a *window* of the most recent changes, so that a watch from a recent
-  resourceVersion is replayed from memory (an older one gets a watch of its own, which
+  resourceVersion is replayed from memory (an older one, or one from before a compaction
+  made through :class:`~kubelab.store.storage.Storage`, gets a watch of its own, which
   fails with "too old" if that history was compacted);
 - knows the store's revision as of the last change it saw, so a watch from a resourceVersion
   just returned by a write or a list can start as soon as the cache has caught up with it;
@@ -112,6 +113,12 @@ class Cacher:
                 if predicate is None or predicate(obj):
                     added.append(WatchEvent("ADDED", obj))
             return self._register(key, range_end, predicate, at, added)
+
+    def compacted(self, revision: int) -> None:
+        """The store was compacted at ``revision``: a watch from before it must fail as too old, not be replayed."""
+        self.window_start = max(self.window_start, revision)
+        while self.window and self.window[0].revision < revision:
+            self.window.popleft()
 
     async def stop(self) -> None:
         """Stop following the store and end every watch."""

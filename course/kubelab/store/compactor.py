@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from kubelab.store.errors import StorageError
 from kubelab.store.kv import KV, Compare, Get, Put, RangeResult
@@ -21,11 +22,17 @@ log = logging.getLogger(__name__)
 
 
 class Compactor:
-    """Compacts ``kv`` every ``interval`` seconds once started; :meth:`compact_once` is one tick."""
+    """Compacts ``kv`` every ``interval`` seconds once started; :meth:`compact_once` is one tick.
 
-    def __init__(self, kv: KV, interval: float = 300.0) -> None:
+    ``on_compacted`` hears of every compaction it makes (the watch cache must forget that history).
+    """
+
+    def __init__(
+        self, kv: KV, interval: float = 300.0, *, on_compacted: Callable[[int], None] | None = None
+    ) -> None:
         self.kv = kv
         self.interval = interval
+        self.on_compacted = on_compacted
         self.compact_time = 0
         self.revision = 0
         self._task: asyncio.Task[None] | None = None
@@ -49,6 +56,8 @@ class Compactor:
         if target == 0:
             return 0  # the first turn only records where the next one compacts
         await self.kv.compact(target)
+        if self.on_compacted is not None:
+            self.on_compacted(target)
         return target
 
     def start(self) -> None:

@@ -402,13 +402,18 @@ class Storage:
     # -- maintenance ---------------------------------------------------------------------
 
     async def compact(self, revision: int) -> None:
-        """Forget the versions superseded at or before ``revision``."""
+        """Forget the versions superseded at or before ``revision``; watches from before it become too old."""
         await self.kv.compact(revision)
+        self._compacted(revision)
+
+    def _compacted(self, revision: int) -> None:
+        if self.cacher is not None:
+            self.cacher.compacted(revision)
 
     def start_compactor(self, interval: float = 300.0) -> None:
         """Compact the store every ``interval`` seconds (kube-apiserver's ``--etcd-compaction-interval``)."""
         if self._compactor is None:
-            self._compactor = Compactor(self.kv, interval)
+            self._compactor = Compactor(self.kv, interval, on_compacted=self._compacted)
             self._compactor.start()
 
     async def stop_compactor(self) -> None:

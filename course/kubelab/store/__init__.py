@@ -1,9 +1,11 @@
 """The cluster's storage: an etcd-shaped key-value store and the object storage on top of it.
 
-- :mod:`kubelab.store.kv`: the :class:`KV` protocol (etcd's KV and Watch services);
-- :mod:`kubelab.store.mvcc` and :mod:`kubelab.store.memory`: the in-memory backend;
-- :mod:`kubelab.store.etcd`: the etcd backend (a real etcd, through its gRPC-JSON gateway);
-- :mod:`kubelab.store.storage`: :class:`Storage`, Kubernetes objects on any KV.
+- :mod:`~kubelab.store.kv`: the :class:`KV` protocol (etcd's KV and Watch services);
+- :mod:`~kubelab.store.mvcc`, :mod:`~kubelab.store.memory`: the in-memory backend (lab 01);
+- :mod:`~kubelab.store.etcd`: the etcd backend (a real etcd, through its gRPC-JSON gateway);
+- :mod:`~kubelab.store.storage`: :class:`Storage`, Kubernetes objects on any KV, with its
+  watch cache (:mod:`~kubelab.store.cacher`), periodic compactor (:mod:`~kubelab.store.compactor`)
+  and continue tokens (:mod:`~kubelab.store.continue_token`).
 """
 
 from kubelab.store.errors import (

@@ -26,6 +26,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "apiserver": ("kubelab.apiserver.server:main", "run the API server (started by 'kubelab up')"),
     "controller-manager": ("kubelab.controllers.manager:main", "run the controllers (replicaset, deployment, ...)"),
     "container-runtime": ("kubelab.kubelet.runtime_daemon:main", "run a node's container runtime (started by 'kubelab up')"),
+    "kube-proxy": ("kubelab.proxy.kube_proxy:main", "run kube-proxy for one node (Service IPs, NodePorts, LoadBalancer IPs)"),
     "scheduler": ("kubelab.scheduler:main", "run the scheduler (started by 'kubelab up'; --scheduler-name for a second one)"),
     "kubelet": ("kubelab.kubelet.kubelet:main", "run a node's kubelet (started by 'kubelab up')"),
 }

@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "scheduler": ("kubelab.bench.scheduler:run", "scheduler: pods bound per second, 1,000 pods on 100 and 1,000 nodes"),
     "controllers": ("kubelab.bench.controllers:run", "controllers: a Deployment of 100 replicas to 100 pods bound"),
     "pods": ("kubelab.bench.pods:run", "kubelet: pod startup latency (create → Running, → Ready) for 50 and 200 pods"),
+    "network": ("kubelab.bench.network:run", "kube-proxy: requests/s through a ClusterIP and a NodePort against direct"),
 }
 
 

@@ -1,0 +1,142 @@
+"""Backends and addresses for the network components' tests (kube-proxy, DNS, ingress, load balancers).
+
+Until kubelets run real pods in these tests, a "pod" is an HTTP server started here on a pod
+address, and an EndpointSlice names it. Each pytest-xdist worker gets addresses of its own
+(node, pod and load-balancer ranges), so clusters of parallel workers never share one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from kubelab import network
+
+
+def worker() -> int:
+    """This pytest-xdist worker's number (0 without xdist)."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return int(name) if name.isdigit() else 0
+
+
+def node_index(offset: int = 0) -> int:
+    """A node index of this worker's own (the kubelet's tests use 20 + 40 × worker)."""
+    return 100 + 10 * worker() + offset
+
+
+def pod_ip(node: int, host: int) -> str:
+    """The ``host``-th address of node ``node``'s pod CIDR."""
+    return str(ipaddress.ip_network(network.pod_cidr(node)).network_address + host)
+
+
+def load_balancer_pool() -> str:
+    """A slice of the load-balancer range for this worker."""
+    return f"127.240.{100 + worker()}.0/24"
+
+
+class Backend:
+    """A pod stand-in: an HTTP server on ``ip:port`` answering JSON about the request and itself."""
+
+    def __init__(self, ip: str, port: int = 8080, name: str = "") -> None:
+        self.ip, self.port, self.name = ip, port, name or ip
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                body = json.dumps({
+                    "name": backend.name, "client": self.client_address[0], "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((ip, network.host_port(port)), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def endpoint_slice(
+    service: str, endpoints: Iterable[tuple[str, bool]], *, port: int = 8080, port_name: str = "http",
+    node: str = "node-1", name: str = "", namespace: str = "default", protocol: str = "TCP",
+) -> dict[str, Any]:
+    """An EndpointSlice of ``service`` listing ``(ip, ready)`` endpoints on ``node``."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": name or f"{service}-test", "namespace": namespace,
+                     "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "ports": [{"name": port_name, "port": port, "protocol": protocol}],
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}, "nodeName": node} for ip, ready in endpoints],
+    }
+
+
+def get(url: str, *, source: str = "", timeout: float = 5.0, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET ``url`` (from the address ``source``, if given) and decode the backend's JSON answer."""
+    host, _, rest = url.removeprefix("http://").partition("/")
+    address, _, port = host.partition(":")
+    with socket.create_connection((address, int(port or 80)), timeout=timeout,
+                                  source_address=(source, 0) if source else None) as s:
+        lines = [f"GET /{rest} HTTP/1.1", f"Host: {host}", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if status != 200:
+        raise urllib.error.HTTPError(url, status, head.decode(errors="replace"), None, None)  # type: ignore[arg-type]
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Call ``check`` until it returns a true value without raising; return that value, or raise the last error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+            error: Exception = AssertionError(f"{check} returned {result!r}")
+        except (AssertionError, OSError, urllib.error.URLError) as e:
+            error = e
+        if time.monotonic() > deadline:
+            raise error
+        time.sleep(interval)
+
+
+def refused(host: str, port: int) -> bool:
+    """Whether a connection to ``host:port`` is refused at once."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+__all__ = ["Backend", "endpoint_slice", "eventually", "get", "load_balancer_pool", "node_index", "pod_ip", "refused",
+           "worker"]

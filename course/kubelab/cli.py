@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 COMPONENTS: dict[str, tuple[str, str]] = {
     "apiserver": ("kubelab.apiserver.server:main", "run the API server (started by 'kubelab up')"),
+    "cloud-controller-manager": ("kubelab.cloud.service_controller:main",
+                                 "run the load-balancer controller (LoadBalancer Services get an address)"),
     "controller-manager": ("kubelab.controllers.manager:main", "run the controllers (replicaset, deployment, ...)"),
     "container-runtime": ("kubelab.kubelet.runtime_daemon:main", "run a node's container runtime (started by 'kubelab up')"),
     "kube-proxy": ("kubelab.proxy.kube_proxy:main", "run kube-proxy for one node (Service IPs, NodePorts, LoadBalancer IPs)"),

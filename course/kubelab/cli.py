@@ -29,6 +29,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "controller-manager": ("kubelab.controllers.manager:main", "run the controllers (replicaset, deployment, ...)"),
     "container-runtime": ("kubelab.kubelet.runtime_daemon:main", "run a node's container runtime (started by 'kubelab up')"),
     "dns": ("kubelab.dns.cluster_dns:main", "run the cluster DNS server (answers for cluster.local, behind kube-dns)"),
+    "ingress-controller": ("kubelab.ingress.controller:main", "run the ingress controller (IngressClass kubelab)"),
     "kube-proxy": ("kubelab.proxy.kube_proxy:main", "run kube-proxy for one node (Service IPs, NodePorts, LoadBalancer IPs)"),
     "scheduler": ("kubelab.scheduler:main", "run the scheduler (started by 'kubelab up'; --scheduler-name for a second one)"),
     "kubelet": ("kubelab.kubelet.kubelet:main", "run a node's kubelet (started by 'kubelab up')"),

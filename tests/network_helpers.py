@@ -1,46 +1,39 @@
 """Backends and addresses for the network components' tests (kube-proxy, DNS, ingress, load balancers).
 
 Until kubelets run real pods in these tests, a "pod" is an HTTP server started here on a pod
-address, and an EndpointSlice names it. Each pytest-xdist worker gets addresses of its own
-(node, pod and load-balancer ranges), so clusters of parallel workers never share one.
+address of the cluster's address plan, and an EndpointSlice names it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import socket
 import threading
 import time
 import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kubelab import network
+from kubelab.network import AddressPlan
 
 
-def worker() -> int:
-    """This pytest-xdist worker's number (0 without xdist)."""
-    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    return int(name) if name.isdigit() else 0
+@contextmanager
+def address_plan() -> Iterator[AddressPlan]:
+    """Addresses of a slot held for the test, for tests that start no cluster (and so hold none)."""
+    lease = network.acquire_slot(from_top=True)
+    try:
+        yield AddressPlan(lease.slot)
+    finally:
+        lease.release()
 
 
-def node_index(offset: int = 0) -> int:
-    """A node index of this worker's own (the kubelet's tests use 20 + 40 × worker)."""
-    return 100 + 10 * worker() + offset
-
-
-def pod_ip(node: int, host: int) -> str:
-    """The ``host``-th address of node ``node``'s pod CIDR."""
-    return str(ipaddress.ip_network(network.pod_cidr(node)).network_address + host)
-
-
-def load_balancer_pool() -> str:
-    """A slice of the load-balancer range for this worker."""
-    return f"127.240.{100 + worker()}.0/24"
+def pod_ip(addresses: AddressPlan, node: int, host: int) -> str:
+    """The ``host``-th address of the pod CIDR of node ``node`` (0-based)."""
+    return str(ipaddress.ip_network(addresses.pod_cidr(node)).network_address + host)
 
 
 class Backend:
@@ -63,8 +56,6 @@ class Backend:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-
-            do_POST = do_GET  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -136,7 +127,3 @@ def refused(host: str, port: int) -> bool:
             return False
     except ConnectionRefusedError:
         return True
-
-
-__all__ = ["Backend", "endpoint_slice", "eventually", "get", "load_balancer_pool", "node_index", "pod_ip", "refused",
-           "worker"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import sys
 
@@ -24,6 +25,9 @@ def test_slot_zero_has_kind_like_addresses():
     assert plan.cluster_dns_ip == "127.96.0.10"
     assert [plan.node_ip(0), plan.node_ip(1)] == ["127.18.0.2", "127.18.0.3"]
     assert plan.pod_cidr(0) == "127.224.1.0/24"
+    assert (str(plan.pod_network), str(plan.node_network)) == ("127.224.0.0/16", "127.18.0.0/24")
+    assert (plan.dns_server_ip, plan.ingress_controller_ip) == ("127.224.0.10", "127.224.0.11")
+    assert not any(ipaddress.ip_address(plan.dns_server_ip) in ipaddress.ip_network(plan.pod_cidr(i)) for i in range(253))
 
 
 def test_other_slots_share_nothing_with_slot_zero():

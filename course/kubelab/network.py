@@ -75,6 +75,30 @@ class AddressPlan:
         """Where LoadBalancer Services' external IPs come from: 127.240.0.0/24 in slot 0."""
         return ipaddress.IPv4Network(f"127.240.{self.slot}.0/24")
 
+    @property
+    def node_network(self) -> ipaddress.IPv4Network:
+        """Every node address of the cluster: 127.18.0.0/24 in slot 0."""
+        return ipaddress.IPv4Network(f"127.18.{self.slot}.0/24")
+
+    @property
+    def pod_network(self) -> ipaddress.IPv4Network:
+        """Every pod address of the cluster (kube-proxy's ``--cluster-cidr``): 127.224.0.0/16 in slot 0."""
+        return ipaddress.IPv4Network(f"127.{224 + self.slot}.0.0/16")
+
+    @property
+    def dns_server_ip(self) -> str:
+        """Where the DNS server itself listens, behind the cluster DNS Service: 127.224.0.10 in slot 0.
+
+        Add-ons that are pods on a real cluster (CoreDNS, the ingress controller) get addresses
+        of the pod network that no node's pod CIDR holds (127.224.0.0/24 in slot 0).
+        """
+        return str(self.pod_network.network_address + 10)
+
+    @property
+    def ingress_controller_ip(self) -> str:
+        """Where the ingress controller listens (ports 80 and 443): 127.224.0.11 in slot 0."""
+        return str(self.pod_network.network_address + 11)
+
     def node_ip(self, index: int) -> str:
         """The InternalIP of the ``index``-th node (0-based): 127.18.0.2, 127.18.0.3, ... in slot 0."""
         if not 0 <= index < 253:

@@ -15,10 +15,7 @@ from kubelab.cloud import FINALIZER, ServiceController
 from kubelab.cluster import Cluster
 from kubelab.process import ManagedProcess
 from kubelab.proxy import KubeProxy
-from network_helpers import Backend, endpoint_slice, eventually, get, load_balancer_pool, node_index, pod_ip
-
-POOL = ipaddress.ip_network(load_balancer_pool())
-FIRST, SECOND = str(POOL.network_address + 1), str(POOL.network_address + 2)
+from network_helpers import Backend, endpoint_slice, eventually, get, pod_ip
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +29,14 @@ def client(cluster: Cluster) -> Client:
     return Client(cluster.api_client())
 
 
+@pytest.fixture(scope="module")
+def pool(cluster: Cluster) -> ipaddress.IPv4Network:
+    return cluster.addresses.load_balancer_network
+
+
 @pytest.fixture
 def controller(cluster: Cluster, client: Client) -> Iterator[ServiceController]:
-    c = ServiceController(str(POOL))
+    c = ServiceController(cluster.addresses)
     c.start(cluster.api_client())
     yield c
     c.stop()
@@ -61,18 +63,20 @@ def reasons(client: Client, name: str) -> list[str]:
 
 
 def test_a_load_balancer_service_gets_the_lowest_free_address(client: Client, controller: ServiceController,
-                                                              cluster: Cluster) -> None:
+                                                              cluster: Cluster, pool: ipaddress.IPv4Network) -> None:
+    first, second = str(pool.network_address + 1), str(pool.network_address + 2)
     create(client, "web")
-    assert eventually(lambda: ingress(client, "web")) == [FIRST]
+    assert eventually(lambda: ingress(client, "web")) == [first]
     assert FINALIZER in client.resource("v1", "services").get("web", "default")["metadata"]["finalizers"]
     assert eventually(lambda: {"EnsuringLoadBalancer", "EnsuredLoadBalancer"} <= set(reasons(client, "web")))
     table = cluster.kubectl("get", "service", "web").stdout
-    assert FIRST in table.splitlines()[1].split()
+    assert first in table.splitlines()[1].split()
     create(client, "api")
-    assert eventually(lambda: ingress(client, "api")) == [SECOND]
+    assert eventually(lambda: ingress(client, "api")) == [second]
 
 
-def test_deleting_releases_the_address_for_the_next_service(client: Client, controller: ServiceController) -> None:
+def test_deleting_releases_the_address_for_the_next_service(client: Client, controller: ServiceController,
+                                                            pool: ipaddress.IPv4Network) -> None:
     create(client, "first")
     eventually(lambda: ingress(client, "first"))
     client.resource("v1", "services").delete("first", "default")
@@ -86,7 +90,7 @@ def test_deleting_releases_the_address_for_the_next_service(client: Client, cont
 
     eventually(gone)
     create(client, "second")
-    assert eventually(lambda: ingress(client, "second")) == [FIRST]
+    assert eventually(lambda: ingress(client, "second")) == [str(pool.network_address + 1)]
 
 
 def test_changing_the_type_takes_the_load_balancer_away(client: Client, controller: ServiceController) -> None:
@@ -99,9 +103,9 @@ def test_changing_the_type_takes_the_load_balancer_away(client: Client, controll
     assert eventually(lambda: {"DeletingLoadBalancer", "DeletedLoadBalancer"} <= set(reasons(client, "shrinking")))
 
 
-def test_a_requested_address_is_honoured_or_refused_with_a_warning(client: Client,
-                                                                   controller: ServiceController) -> None:
-    wanted = str(POOL.network_address + 7)
+def test_a_requested_address_is_honoured_or_refused_with_a_warning(client: Client, controller: ServiceController,
+                                                                   pool: ipaddress.IPv4Network) -> None:
+    wanted = str(pool.network_address + 7)
     create(client, "chosen", loadBalancerIP=wanted)
     assert eventually(lambda: ingress(client, "chosen")) == [wanted]
     create(client, "outside", loadBalancerIP="127.241.0.1")
@@ -122,12 +126,12 @@ def test_services_of_another_load_balancer_class_are_left_alone(client: Client,
 
 
 def test_a_restarted_controller_keeps_the_addresses_it_gave(client: Client, cluster: Cluster) -> None:
-    first = ServiceController(str(POOL))
+    first = ServiceController(cluster.addresses)
     first.start(cluster.api_client())
     create(client, "kept")
     address = eventually(lambda: ingress(client, "kept"))
     first.stop()
-    second = ServiceController(str(POOL))
+    second = ServiceController(cluster.addresses)
     second.start(cluster.api_client())
     try:
         create(client, "newcomer")
@@ -143,14 +147,13 @@ def test_a_restarted_controller_keeps_the_addresses_it_gave(client: Client, clus
 def test_traffic_to_the_address_reaches_the_backends_through_kube_proxy(
     client: Client, cluster: Cluster, controller: ServiceController,
 ) -> None:
-    node = node_index(5)
-    backend = Backend(pod_ip(node, 2), 8080, "lb-backend")
-    proxy = KubeProxy(f"node-{node}", node_ip=network.node_ip(node), metrics_port=0)
+    backend = Backend(pod_ip(cluster.addresses, 0, 2), 8080, "lb-backend")
+    proxy = KubeProxy("node-1", addresses=cluster.addresses, node_ip=cluster.addresses.node_ip(0), metrics_port=0)
     proxy.start(cluster.api_client())
     try:
         create(client, "public", ports=[{"name": "http", "port": 80, "targetPort": 8080}])
         client.resource("discovery.k8s.io/v1", "endpointslices").create(
-            endpoint_slice("public", [(backend.ip, True)], node=f"node-{node}"))
+            endpoint_slice("public", [(backend.ip, True)], node="node-1"))
         address = eventually(lambda: ingress(client, "public"))[0]
         assert eventually(lambda: get(f"http://{address}:{network.host_port(80)}/"))["name"] == "lb-backend"
     finally:
@@ -158,17 +161,17 @@ def test_traffic_to_the_address_reaches_the_backends_through_kube_proxy(
         backend.stop()
 
 
-def test_as_a_process(client: Client, cluster: Cluster) -> None:
+def test_as_a_process(client: Client, cluster: Cluster, pool: ipaddress.IPv4Network) -> None:
     process = ManagedProcess(
         "cloud-controller-manager",
         [sys.executable, "-m", "kubelab", "cloud-controller-manager", "--kubeconfig", str(cluster.kubeconfig),
-         "--pool", str(POOL)],
+         "--address-slot", str(cluster.addresses.slot)],
         cluster.dir.log("cloud-controller-manager"),
     )
     process.start()
     try:
         create(client, "by-process")
-        assert ipaddress.ip_address(eventually(lambda: ingress(client, "by-process"))[0]) in POOL
+        assert ipaddress.ip_address(eventually(lambda: ingress(client, "by-process"))[0]) in pool
     finally:
         process.stop()
         client.resource("v1", "services").patch("by-process", {"metadata": {"finalizers": None}}, "default")

@@ -16,10 +16,8 @@ import pytest
 
 from kubelab.dns.records import ClusterZone
 from kubelab.dns.server import DNSServer
-from network_helpers import node_index, pod_ip
+from network_helpers import address_plan, pod_ip
 
-NODE = node_index(7)
-ADDRESS, UPSTREAM = pod_ip(NODE, 53), pod_ip(NODE, 54)
 PORT = 5353
 
 
@@ -62,60 +60,73 @@ def running() -> Iterator[Running]:
     r.stop()
 
 
+@pytest.fixture(scope="module")
+def addresses() -> Iterator[tuple[str, str, str]]:
+    """This module's DNS server, upstream, and silent upstream addresses."""
+    with address_plan() as plan:
+        yield pod_ip(plan, 0, 53), pod_ip(plan, 0, 54), pod_ip(plan, 0, 55)
+
+
 def cluster_zone() -> ClusterZone:
     services, slices = headless("many", 100)
     return ClusterZone(services, slices)
 
 
-def test_cluster_names_are_answered_with_authority_over_udp_and_tcp(running: Running) -> None:
-    running.start(DNSServer(cluster_zone, upstreams=[]), ADDRESS, PORT)
+def test_cluster_names_are_answered_with_authority_over_udp_and_tcp(running: Running, addresses: tuple[str, str, str]) -> None:
+    address, upstream, silent = addresses
+    running.start(DNSServer(cluster_zone, upstreams=[]), address, PORT)
     query = dns.message.make_query("web.default.svc.cluster.local", "A")
     for send in (dns.query.udp, dns.query.tcp):
-        response = send(query, ADDRESS, port=PORT, timeout=5)
+        response = send(query, address, port=PORT, timeout=5)
         assert response.flags & dns.flags.AA
         assert [r.to_text() for r in response.answer] == ["web.default.svc.cluster.local. 5 IN A 127.96.0.7"]
 
 
-def test_big_answers_are_truncated_over_udp_and_whole_over_tcp(running: Running) -> None:
-    running.start(DNSServer(cluster_zone, upstreams=[]), ADDRESS, PORT)
+def test_big_answers_are_truncated_over_udp_and_whole_over_tcp(running: Running, addresses: tuple[str, str, str]) -> None:
+    address, upstream, silent = addresses
+    running.start(DNSServer(cluster_zone, upstreams=[]), address, PORT)
     query = dns.message.make_query("many.default.svc.cluster.local", "A")
-    over_udp = dns.query.udp(query, ADDRESS, port=PORT, timeout=5)
+    over_udp = dns.query.udp(query, address, port=PORT, timeout=5)
     assert over_udp.flags & dns.flags.TC and not over_udp.answer
-    assert len(dns.query.tcp(query, ADDRESS, port=PORT, timeout=5).answer[0]) == 100
+    assert len(dns.query.tcp(query, address, port=PORT, timeout=5).answer[0]) == 100
     with_edns = dns.message.make_query("many.default.svc.cluster.local", "A", use_edns=0, payload=4096)
-    assert len(dns.query.udp(with_edns, ADDRESS, port=PORT, timeout=5).answer[0]) == 100
+    assert len(dns.query.udp(with_edns, address, port=PORT, timeout=5).answer[0]) == 100
 
 
-def test_other_names_are_forwarded_upstream(running: Running) -> None:
+def test_other_names_are_forwarded_upstream(running: Running, addresses: tuple[str, str, str]) -> None:
+    address, upstream, silent = addresses
     upstream_zone = ClusterZone([{"metadata": {"name": "www", "namespace": "ns"},
                                   "spec": {"clusterIP": "127.0.0.77"}}], [], domain="example.test")
-    running.start(DNSServer(lambda: upstream_zone, upstreams=[]), UPSTREAM, 53)
-    running.start(DNSServer(cluster_zone, upstreams=[UPSTREAM]), ADDRESS, PORT)
-    response = dns.query.udp(dns.message.make_query("www.ns.svc.example.test", "A"), ADDRESS, port=PORT, timeout=5)
+    running.start(DNSServer(lambda: upstream_zone, upstreams=[]), upstream, 53)
+    running.start(DNSServer(cluster_zone, upstreams=[upstream]), address, PORT)
+    response = dns.query.udp(dns.message.make_query("www.ns.svc.example.test", "A"), address, port=PORT, timeout=5)
     assert [r.to_text() for r in response.answer] == ["www.ns.svc.example.test. 5 IN A 127.0.0.77"]
 
 
-def test_an_unreachable_upstream_is_a_server_failure(running: Running) -> None:
-    running.start(DNSServer(cluster_zone, upstreams=[pod_ip(NODE, 55)]), ADDRESS, PORT)
-    response = dns.query.udp(dns.message.make_query("example.org", "A"), ADDRESS, port=PORT, timeout=10)
+def test_an_unreachable_upstream_is_a_server_failure(running: Running, addresses: tuple[str, str, str]) -> None:
+    address, upstream, silent = addresses
+    running.start(DNSServer(cluster_zone, upstreams=[silent]), address, PORT)
+    response = dns.query.udp(dns.message.make_query("example.org", "A"), address, port=PORT, timeout=10)
     assert response.rcode() == dns.rcode.SERVFAIL
 
 
-def test_garbage_gets_a_format_error_and_responses_get_nothing(running: Running) -> None:
-    running.start(DNSServer(cluster_zone, upstreams=[]), ADDRESS, PORT)
+def test_garbage_gets_a_format_error_and_responses_get_nothing(running: Running, addresses: tuple[str, str, str]) -> None:
+    address, upstream, silent = addresses
+    running.start(DNSServer(cluster_zone, upstreams=[]), address, PORT)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(2)
-        s.sendto(b"\x12\x34" + b"\xff" * 20, (ADDRESS, PORT))
+        s.sendto(b"\x12\x34" + b"\xff" * 20, (address, PORT))
         reply = s.recv(512)
         assert reply[:2] == b"\x12\x34" and reply[3] & 0x0F == dns.rcode.FORMERR
         response = dns.message.make_response(dns.message.make_query("web.default.svc.cluster.local", "A"))
-        s.sendto(response.to_wire(), (ADDRESS, PORT))
+        s.sendto(response.to_wire(), (address, PORT))
         with pytest.raises(TimeoutError):
             s.recv(512)
 
 
-def test_a_taken_address_fails_to_start(running: Running) -> None:
+def test_a_taken_address_fails_to_start(running: Running, addresses: tuple[str, str, str]) -> None:
+    address, upstream, silent = addresses
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
-        squatter.bind((ADDRESS, PORT))
+        squatter.bind((address, PORT))
         with pytest.raises(OSError):
-            running.start(DNSServer(cluster_zone, upstreams=[]), ADDRESS, PORT)
+            running.start(DNSServer(cluster_zone, upstreams=[]), address, PORT)

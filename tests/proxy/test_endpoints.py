@@ -51,38 +51,38 @@ def _slice(service: str, endpoints: list[dict[str, Any]], **extra: Any) -> dict[
 
 def test_endpoints_map_reads_conditions_with_the_api_defaults() -> None:
     result = endpoints_map([_slice("web", [
-        {"addresses": ["127.244.1.10"], "conditions": {}, "nodeName": "node-1", "zone": "a"},
-        {"addresses": ["127.244.1.9"], "conditions": {"ready": False}},
-        {"addresses": ["127.244.1.8"], "conditions": {"ready": False, "serving": True, "terminating": True}},
+        {"addresses": ["127.224.1.10"], "conditions": {}, "nodeName": "node-1", "zone": "a"},
+        {"addresses": ["127.224.1.9"], "conditions": {"ready": False}},
+        {"addresses": ["127.224.1.8"], "conditions": {"ready": False, "serving": True, "terminating": True}},
         {"addresses": []},
     ])])
     endpoints = result[ServicePortName("default", "web", "http", "TCP")]
     assert endpoints == [
-        Endpoint("127.244.1.8", 8080, ready=False, serving=True, terminating=True),
-        Endpoint("127.244.1.9", 8080, ready=False, serving=False),
-        Endpoint("127.244.1.10", 8080, node_name="node-1", zone="a"),
+        Endpoint("127.224.1.8", 8080, ready=False, serving=True, terminating=True),
+        Endpoint("127.224.1.9", 8080, ready=False, serving=False),
+        Endpoint("127.224.1.10", 8080, node_name="node-1", zone="a"),
     ]
 
 
 def test_endpoints_map_ignores_unlabelled_and_fqdn_slices_and_merges_duplicates() -> None:
-    unlabelled = _slice("web", [{"addresses": ["127.244.1.2"]}])
+    unlabelled = _slice("web", [{"addresses": ["127.224.1.2"]}])
     unlabelled["metadata"]["labels"] = {}
     result = endpoints_map([
         unlabelled,
         _slice("web", [{"addresses": ["example.com"]}], addressType="FQDN"),
-        _slice("api", [{"addresses": ["127.244.1.3"], "conditions": {"ready": False}}]),
-        _slice("api", [{"addresses": ["127.244.1.3"], "conditions": {"ready": True}}]),
+        _slice("api", [{"addresses": ["127.224.1.3"], "conditions": {"ready": False}}]),
+        _slice("api", [{"addresses": ["127.224.1.3"], "conditions": {"ready": True}}]),
     ])
     assert list(result) == [ServicePortName("default", "api", "http", "TCP")]
-    assert result[ServicePortName("default", "api", "http", "TCP")] == [Endpoint("127.244.1.3", 8080)]
+    assert result[ServicePortName("default", "api", "http", "TCP")] == [Endpoint("127.224.1.3", 8080)]
 
 
 PORT = ServicePort(ServicePortName("default", "web", "http"), "127.96.0.5", 80)
-LOCAL_READY = Endpoint("127.244.1.2", 8080, node_name="node-1")
-REMOTE_READY = Endpoint("127.244.2.2", 8080, node_name="node-2")
-LOCAL_UNREADY = Endpoint("127.244.1.3", 8080, ready=False, serving=False, node_name="node-1")
-LOCAL_TERMINATING = Endpoint("127.244.1.4", 8080, ready=False, serving=True, terminating=True, node_name="node-1")
-REMOTE_TERMINATING = Endpoint("127.244.2.4", 8080, ready=False, serving=True, terminating=True, node_name="node-2")
+LOCAL_READY = Endpoint("127.224.1.2", 8080, node_name="node-1")
+REMOTE_READY = Endpoint("127.224.2.2", 8080, node_name="node-2")
+LOCAL_UNREADY = Endpoint("127.224.1.3", 8080, ready=False, serving=False, node_name="node-1")
+LOCAL_TERMINATING = Endpoint("127.224.1.4", 8080, ready=False, serving=True, terminating=True, node_name="node-1")
+REMOTE_TERMINATING = Endpoint("127.224.2.4", 8080, ready=False, serving=True, terminating=True, node_name="node-2")
 
 
 @pytest.mark.parametrize(("port", "endpoints", "cluster", "local", "has_any"), [

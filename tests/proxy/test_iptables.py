@@ -80,12 +80,12 @@ def test_probability_as_iptables_save_prints_it(n: int, printed: str) -> None:
 def test_cluster_ip_service_with_three_ready_endpoints_and_one_unready() -> None:
     rendered = iptables.render(
         [service("web", "127.96.12.34")],
-        [slice_("web", [("127.244.1.2", READY, "node-1"), ("127.244.1.3", READY, "node-1"),
-                        ("127.244.2.2", READY, "node-2"), ("127.244.2.3", {"ready": False}, "node-2")])],
+        [slice_("web", [("127.224.1.2", READY, "node-1"), ("127.224.1.3", READY, "node-1"),
+                        ("127.224.2.2", READY, "node-2"), ("127.224.2.3", {"ready": False}, "node-2")])],
         "node-1", node_ip="127.18.0.2",
     )
-    svc, ep1, ep2, ep3 = "KUBE-SVC-CDGGSHYLG3RE2FKL", "KUBE-SEP-2T47KZLDASRCM2LJ", "KUBE-SEP-7OOVGDQD7FZ6H35D", \
-        "KUBE-SEP-Y3Y5BM5Z2RUIWV35"
+    svc, ep1, ep2, ep3 = "KUBE-SVC-CDGGSHYLG3RE2FKL", "KUBE-SEP-BUYQWHCZLXRRDOW3", "KUBE-SEP-CFOLE3WYWUUDSPVM", \
+        "KUBE-SEP-5K2PRRWC5OXVS4LH"
     assert table(rendered, "nat") == [
         ":PREROUTING ACCEPT [0:0]",
         ":INPUT ACCEPT [0:0]",
@@ -94,9 +94,9 @@ def test_cluster_ip_service_with_three_ready_endpoints_and_one_unready() -> None
         ":KUBE-MARK-MASQ - [0:0]",
         ":KUBE-NODEPORTS - [0:0]",
         ":KUBE-POSTROUTING - [0:0]",
+        f":{ep3} - [0:0]",
         f":{ep1} - [0:0]",
         f":{ep2} - [0:0]",
-        f":{ep3} - [0:0]",
         ":KUBE-SERVICES - [0:0]",
         f":{svc} - [0:0]",
         '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
@@ -107,25 +107,25 @@ def test_cluster_ip_service_with_three_ready_endpoints_and_one_unready() -> None
         "-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0",
         '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE '
         "--random-fully",
-        f'-A {ep1} -s 127.244.1.2/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ',
-        f'-A {ep1} -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 127.244.1.2:8080',
-        f'-A {ep2} -s 127.244.1.3/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ',
-        f'-A {ep2} -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 127.244.1.3:8080',
-        f'-A {ep3} -s 127.244.2.2/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ',
-        f'-A {ep3} -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 127.244.2.2:8080',
+        f'-A {ep3} -s 127.224.2.2/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ',
+        f'-A {ep3} -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 127.224.2.2:8080',
+        f'-A {ep1} -s 127.224.1.2/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ',
+        f'-A {ep1} -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 127.224.1.2:8080',
+        f'-A {ep2} -s 127.224.1.3/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ',
+        f'-A {ep2} -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 127.224.1.3:8080',
         f'-A KUBE-SERVICES -d 127.96.12.34/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp '
         f"--dport 80 -j {svc}",
         '-A KUBE-SERVICES -d 127.18.0.2/32 -m comment --comment "kubernetes service nodeports; NOTE: this must be '
         'the last rule in this chain" -j KUBE-NODEPORTS',
-        f'-A {svc} ! -s 127.244.0.0/16 -d 127.96.12.34/32 -p tcp -m comment --comment "default/web:http cluster IP" '
+        f'-A {svc} ! -s 127.224.0.0/16 -d 127.96.12.34/32 -p tcp -m comment --comment "default/web:http cluster IP" '
         "-m tcp --dport 80 -j KUBE-MARK-MASQ",
-        f'-A {svc} -m comment --comment "default/web:http -> 127.244.1.2:8080" -m statistic --mode random '
+        f'-A {svc} -m comment --comment "default/web:http -> 127.224.1.2:8080" -m statistic --mode random '
         f"--probability 0.33333333349 -j {ep1}",
-        f'-A {svc} -m comment --comment "default/web:http -> 127.244.1.3:8080" -m statistic --mode random '
+        f'-A {svc} -m comment --comment "default/web:http -> 127.224.1.3:8080" -m statistic --mode random '
         f"--probability 0.50000000000 -j {ep2}",
-        f'-A {svc} -m comment --comment "default/web:http -> 127.244.2.2:8080" -j {ep3}',
+        f'-A {svc} -m comment --comment "default/web:http -> 127.224.2.2:8080" -j {ep3}',
     ]
-    assert "127.244.2.3" not in rendered
+    assert "127.224.2.3" not in rendered
 
 
 def test_filter_table_jumps_and_forwarding_rules() -> None:
@@ -170,7 +170,7 @@ def test_service_without_endpoints_is_rejected_in_the_filter_table() -> None:
     )
     rendered_with_nodeport = iptables.render(
         [service("db", "127.96.0.77", ports=[{"port": 5432, "protocol": "TCP", "nodePort": 30432}], type="NodePort")],
-        [slice_("db", [("127.244.1.9", {"ready": False}, "node-1")], port=5432, port_name="")], "node-1",
+        [slice_("db", [("127.224.1.9", {"ready": False}, "node-1")], port=5432, port_name="")], "node-1",
     )
     assert kube_rules(rendered, "filter", "KUBE-SERVICES") == [
         '-A KUBE-SERVICES -d 127.96.0.77/32 -p tcp -m comment --comment "default/db has no endpoints" -m tcp '
@@ -186,30 +186,30 @@ def test_service_without_endpoints_is_rejected_in_the_filter_table() -> None:
 def test_terminating_but_serving_endpoints_are_used_only_when_none_is_ready() -> None:
     terminating = {"ready": False, "serving": True, "terminating": True}
     only_terminating = iptables.render([service("web", "127.96.0.50")],
-                                       [slice_("web", [("127.244.1.2", terminating, "node-1")])], "node-1")
+                                       [slice_("web", [("127.224.1.2", terminating, "node-1")])], "node-1")
     mixed = iptables.render([service("web", "127.96.0.50")],
-                            [slice_("web", [("127.244.1.2", terminating, "node-1"),
-                                            ("127.244.1.3", READY, "node-1")])], "node-1")
-    assert "--to-destination 127.244.1.2:8080" in only_terminating
-    assert "--to-destination 127.244.1.2:8080" not in mixed
-    assert "--to-destination 127.244.1.3:8080" in mixed
+                            [slice_("web", [("127.224.1.2", terminating, "node-1"),
+                                            ("127.224.1.3", READY, "node-1")])], "node-1")
+    assert "--to-destination 127.224.1.2:8080" in only_terminating
+    assert "--to-destination 127.224.1.2:8080" not in mixed
+    assert "--to-destination 127.224.1.3:8080" in mixed
 
 
 def test_session_affinity_checks_recent_clients_first() -> None:
     rendered = iptables.render(
         [service("web", "127.96.0.50", sessionAffinity="ClientIP",
                  sessionAffinityConfig={"clientIP": {"timeoutSeconds": 600}})],
-        [slice_("web", [("127.244.1.2", READY, "node-1"), ("127.244.1.3", READY, "node-1")])], "node-1",
+        [slice_("web", [("127.224.1.2", READY, "node-1"), ("127.224.1.3", READY, "node-1")])], "node-1",
     )
     svc = "KUBE-SVC-CDGGSHYLG3RE2FKL"
-    ep1 = "KUBE-SEP-2T47KZLDASRCM2LJ"
+    ep1 = "KUBE-SEP-BUYQWHCZLXRRDOW3"
     assert [line for line in kube_rules(rendered, "nat", svc) if "recent" in line][0] == (
-        f'-A {svc} -m comment --comment "default/web:http -> 127.244.1.2:8080" -m recent --rcheck --seconds 600 '
+        f'-A {svc} -m comment --comment "default/web:http -> 127.224.1.2:8080" -m recent --rcheck --seconds 600 '
         f"--reap --name {ep1} --mask 255.255.255.255 --rsource -j {ep1}"
     )
     assert kube_rules(rendered, "nat", ep1)[1] == (
         f'-A {ep1} -p tcp -m comment --comment "default/web:http" -m recent --set --name {ep1} --mask 255.255.255.255 '
-        "--rsource -m tcp -j DNAT --to-destination 127.244.1.2:8080"
+        "--rsource -m tcp -j DNAT --to-destination 127.224.1.2:8080"
     )
 
 
@@ -217,7 +217,7 @@ def test_node_port_with_cluster_policy_masquerades() -> None:
     rendered = iptables.render(
         [service("web", "127.96.0.50", type="NodePort", externalTrafficPolicy="Cluster",
                  ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}])],
-        [slice_("web", [("127.244.2.2", READY, "node-2")])], "node-1", node_ip="127.18.0.2",
+        [slice_("web", [("127.224.2.2", READY, "node-2")])], "node-1", node_ip="127.18.0.2",
     )
     ext, svc = "KUBE-EXT-CDGGSHYLG3RE2FKL", "KUBE-SVC-CDGGSHYLG3RE2FKL"
     assert kube_rules(rendered, "nat", "KUBE-NODEPORTS") == [
@@ -235,11 +235,11 @@ def test_external_traffic_policy_local_keeps_remote_endpoints_out() -> None:
         [service("web", "127.96.0.50", type="LoadBalancer", externalTrafficPolicy="Local",
                  ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}])
          | {"status": {"loadBalancer": {"ingress": [{"ip": "127.240.0.1"}]}}}],
-        [slice_("web", [("127.244.1.2", READY, "node-1"), ("127.244.2.2", READY, "node-2")])], "node-1",
+        [slice_("web", [("127.224.1.2", READY, "node-1"), ("127.224.2.2", READY, "node-2")])], "node-1",
     )
     ext, svc, svl = "KUBE-EXT-CDGGSHYLG3RE2FKL", "KUBE-SVC-CDGGSHYLG3RE2FKL", "KUBE-SVL-CDGGSHYLG3RE2FKL"
     assert kube_rules(rendered, "nat", ext) == [
-        f'-A {ext} -s 127.244.0.0/16 -m comment --comment "pod traffic for default/web:http external destinations" '
+        f'-A {ext} -s 127.224.0.0/16 -m comment --comment "pod traffic for default/web:http external destinations" '
         f"-j {svc}",
         f'-A {ext} -m comment --comment "masquerade LOCAL traffic for default/web:http external destinations" '
         "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ",
@@ -248,7 +248,7 @@ def test_external_traffic_policy_local_keeps_remote_endpoints_out() -> None:
         f"-A {ext} -j {svl}",
     ]
     assert kube_rules(rendered, "nat", svl) == [
-        f'-A {svl} -m comment --comment "default/web:http -> 127.244.1.2:8080" -j KUBE-SEP-2T47KZLDASRCM2LJ',
+        f'-A {svl} -m comment --comment "default/web:http -> 127.224.1.2:8080" -j KUBE-SEP-BUYQWHCZLXRRDOW3',
     ]
     assert ('-A KUBE-SERVICES -d 127.240.0.1/32 -p tcp -m comment --comment "default/web:http loadbalancer IP" '
             f"-m tcp --dport 80 -j {ext}") in rendered
@@ -256,7 +256,7 @@ def test_external_traffic_policy_local_keeps_remote_endpoints_out() -> None:
         [service("web", "127.96.0.50", type="LoadBalancer", externalTrafficPolicy="Local",
                  ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}])
          | {"status": {"loadBalancer": {"ingress": [{"ip": "127.240.0.1"}]}}}],
-        [slice_("web", [("127.244.1.2", READY, "node-1")])], "node-3",
+        [slice_("web", [("127.224.1.2", READY, "node-1")])], "node-3",
     )
     assert ('-A KUBE-EXTERNAL-SERVICES -d 127.240.0.1/32 -p tcp -m comment --comment "default/web:http has no local '
             'endpoints" -m tcp --dport 80 -j DROP') in on_node_3
@@ -264,7 +264,7 @@ def test_external_traffic_policy_local_keeps_remote_endpoints_out() -> None:
 
 def test_internal_traffic_policy_local_without_local_endpoints_drops() -> None:
     rendered = iptables.render([service("web", "127.96.0.50", internalTrafficPolicy="Local")],
-                               [slice_("web", [("127.244.2.2", READY, "node-2")])], "node-1")
+                               [slice_("web", [("127.224.2.2", READY, "node-2")])], "node-1")
     assert kube_rules(rendered, "filter", "KUBE-SERVICES") == [
         '-A KUBE-SERVICES -d 127.96.0.50/32 -p tcp -m comment --comment "default/web:http has no local endpoints" '
         "-m tcp --dport 80 -j DROP",
@@ -276,7 +276,7 @@ def test_load_balancer_source_ranges_add_a_firewall_chain() -> None:
         [service("web", "127.96.0.50", type="LoadBalancer", loadBalancerSourceRanges=["127.0.0.0/24"],
                  ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}])
          | {"status": {"loadBalancer": {"ingress": [{"ip": "127.240.0.1"}]}}}],
-        [slice_("web", [("127.244.1.2", READY, "node-1")])], "node-1",
+        [slice_("web", [("127.224.1.2", READY, "node-1")])], "node-1",
     )
     fw, ext = "KUBE-FW-CDGGSHYLG3RE2FKL", "KUBE-EXT-CDGGSHYLG3RE2FKL"
     assert kube_rules(rendered, "nat", fw) == [
@@ -294,9 +294,9 @@ def test_udp_ports_and_unnamed_ports() -> None:
         [service("kube-dns", "127.96.0.10", namespace="kube-system", ports=[
             {"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]),
          service("db", "127.96.0.77", ports=[{"port": 5432, "protocol": "TCP"}])],
-        [slice_("kube-dns", [("127.244.0.2", READY, "")], port=53, port_name="dns", protocol="UDP",
+        [slice_("kube-dns", [("127.224.0.2", READY, "")], port=53, port_name="dns", protocol="UDP",
                 namespace="kube-system"),
-         slice_("db", [("127.244.1.5", READY, "node-1")], port=5432, port_name="")],
+         slice_("db", [("127.224.1.5", READY, "node-1")], port=5432, port_name="")],
         "node-1",
     )
     assert ('-A KUBE-SERVICES -d 127.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" '
@@ -311,13 +311,13 @@ def test_headless_and_external_name_services_have_no_rules() -> None:
         [service("headless", "None"),
          {"metadata": {"name": "ext", "namespace": "default"},
           "spec": {"type": "ExternalName", "externalName": "example.com"}}],
-        [slice_("headless", [("127.244.1.2", READY, "node-1")])], "node-1",
+        [slice_("headless", [("127.224.1.2", READY, "node-1")])], "node-1",
     )
     assert "headless" not in rendered and "default/ext" not in rendered
 
 
 def test_comments_are_dropped_in_large_clusters() -> None:
-    endpoints = [(f"127.244.{i // 200 + 1}.{i % 200 + 2}", READY, "node-1") for i in range(1001)]
+    endpoints = [(f"127.224.{i // 200 + 1}.{i % 200 + 2}", READY, "node-1") for i in range(1001)]
     rendered = iptables.render([service("big", "127.96.0.60")], [slice_("big", endpoints)], "node-1")
     sep_rules = [line for line in table(rendered, "nat") if line.startswith("-A KUBE-SEP-")]
     assert len(sep_rules) == 2002 and not any("--comment" in line for line in sep_rules)

@@ -17,11 +17,9 @@ from kubelab.client import Client
 from kubelab.cluster import Cluster
 from kubelab.process import ManagedProcess
 from kubelab.proxy import KubeProxy
-from network_helpers import Backend, endpoint_slice, eventually, get, node_index, pod_ip, refused
+from network_helpers import Backend, endpoint_slice, eventually, get, pod_ip, refused
 
-NODE = node_index()
-NODE_IP = network.node_ip(NODE)
-NODE_NAME = f"node-{NODE}"
+NODE_NAME = "node-1"
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +34,21 @@ def client(cluster: Cluster) -> Client:
 
 
 @pytest.fixture(scope="module")
-def proxy(cluster: Cluster) -> Iterator[KubeProxy]:
-    p = KubeProxy(NODE_NAME, node_ip=NODE_IP)
+def node_ip(cluster: Cluster) -> str:
+    return cluster.addresses.node_ip(0)
+
+
+@pytest.fixture(scope="module")
+def proxy(cluster: Cluster, node_ip: str) -> Iterator[KubeProxy]:
+    p = KubeProxy(NODE_NAME, addresses=cluster.addresses, node_ip=node_ip)
     p.start(cluster.api_client())
     yield p
     p.stop()
 
 
 @pytest.fixture(scope="module")
-def backends() -> Iterator[list[Backend]]:
-    started = [Backend(pod_ip(NODE, host), 8080, f"web-{host}") for host in (2, 3, 4)]
+def backends(cluster: Cluster) -> Iterator[list[Backend]]:
+    started = [Backend(pod_ip(cluster.addresses, 0, host), 8080, f"web-{host}") for host in (2, 3, 4)]
     yield started
     for backend in started:
         backend.stop()
@@ -68,20 +71,20 @@ def cluster_url(service: dict[str, Any]) -> str:
 
 
 def test_cluster_ip_node_port_and_load_balancer_ip_reach_the_backends(
-    client: Client, proxy: KubeProxy, backends: list[Backend],
+    client: Client, cluster: Cluster, proxy: KubeProxy, backends: list[Backend], node_ip: str,
 ) -> None:
     service = create_service(client, "web", type="LoadBalancer")
     create_slice(client, "web", backends)
-    lb_ip = f"127.240.{200 + NODE % 50}.1"
+    lb_ip = str(cluster.addresses.load_balancer_network.network_address + 1)
     service["status"] = {"loadBalancer": {"ingress": [{"ip": lb_ip}]}}
     client.resource("v1", "services").update_status(service)
     node_port = service["spec"]["ports"][0]["nodePort"]
     names = {b.name for b in backends}
     assert eventually(lambda: get(cluster_url(service)))["name"] in names
-    assert get(f"http://{NODE_IP}:{node_port}/")["name"] in names
+    assert get(f"http://{node_ip}:{node_port}/")["name"] in names
     assert eventually(lambda: get(f"http://{lb_ip}:{network.host_port(80)}/"))["name"] in names
     # From outside the pod network, traffic is masqueraded: the backend sees the node's address.
-    assert get(cluster_url(service), source="127.0.0.9")["client"] == NODE_IP
+    assert get(cluster_url(service), source="127.0.0.9")["client"] == node_ip
 
 
 def test_round_robin_spreads_over_ready_endpoints_and_never_an_unready_one(
@@ -106,6 +109,7 @@ def test_round_robin_spreads_over_ready_endpoints_and_never_an_unready_one(
 def test_a_service_without_endpoints_refuses_connections(client: Client, proxy: KubeProxy) -> None:
     service = create_service(client, "lonely")
     client.resource("discovery.k8s.io/v1", "endpointslices").create(endpoint_slice("lonely", []))
+    eventually(lambda: '"default/lonely:http has no endpoints"' in proxy.iptables_save())
     proxy.wait_for_sync()
     assert refused(service["spec"]["clusterIP"], network.host_port(80))
 
@@ -130,30 +134,30 @@ def test_session_affinity_pins_a_client(client: Client, proxy: KubeProxy, backen
 
 
 def test_iptables_save_shows_the_services_and_is_served_on_the_status_page(
-    client: Client, proxy: KubeProxy, backends: list[Backend],
+    client: Client, proxy: KubeProxy, backends: list[Backend], node_ip: str,
 ) -> None:
     create_service(client, "shown", type="NodePort")
     create_slice(client, "shown", backends[:2])
-    proxy.wait_for_sync()
-    rules = proxy.iptables_save()
-    assert '--comment "default/shown:http cluster IP"' in rules
+    rules = eventually(lambda: (text := proxy.iptables_save()) and "default/shown:http cluster IP" in text and text)
+    assert '-A KUBE-SERVICES -d ' in rules and '--comment "default/shown:http cluster IP"' in rules
     assert f"--to-destination {backends[0].ip}:8080" in rules
-    assert f"-A KUBE-SERVICES -d {NODE_IP}/32" in rules
-    with urllib.request.urlopen(f"http://{NODE_IP}:10249/iptables-save", timeout=5) as r:
+    assert f"-A KUBE-SERVICES -d {node_ip}/32" in rules
+    with urllib.request.urlopen(f"http://{node_ip}:10249/iptables-save", timeout=5) as r:
         assert '--comment "default/shown:http cluster IP"' in r.read().decode()
-    with urllib.request.urlopen(f"http://{NODE_IP}:10249/healthz", timeout=5) as r:
+    with urllib.request.urlopen(f"http://{node_ip}:10249/healthz", timeout=5) as r:
         assert json.load(r)["nodeEligible"] is True
 
 
 def test_node_ports_follow_the_node_objects_internal_ip(client: Client, cluster: Cluster,
                                                         backends: list[Backend]) -> None:
-    name, ip = f"node-{NODE + 1}", network.node_ip(NODE + 1)
-    proxy = KubeProxy(name, metrics_port=0)
+    name, ip = "node-2", cluster.addresses.node_ip(1)
+    proxy = KubeProxy(name, addresses=cluster.addresses, metrics_port=0)
     proxy.start(cluster.api_client())
     try:
         service = create_service(client, "by-node", type="NodePort")
         create_slice(client, "by-node", backends[:1])
         node_port = service["spec"]["ports"][0]["nodePort"]
+        eventually(lambda: f"--dport {node_port}" in proxy.iptables_save())
         proxy.wait_for_sync()
         assert refused(ip, node_port)
         client.resource("v1", "nodes").create({"metadata": {"name": name}})
@@ -171,7 +175,7 @@ def test_starting_twice_is_an_error(cluster: Cluster, proxy: KubeProxy) -> None:
 
 
 def test_as_a_process_it_serves_services_and_ends_with_its_parent(
-    client: Client, cluster: Cluster, backends: list[Backend], proxy: KubeProxy,
+    client: Client, cluster: Cluster, backends: list[Backend], proxy: KubeProxy, node_ip: str,
 ) -> None:
     proxy.stop()
     try:
@@ -180,7 +184,8 @@ def test_as_a_process_it_serves_services_and_ends_with_its_parent(
         process = ManagedProcess(
             "kube-proxy",
             [sys.executable, "-m", "kubelab", "kube-proxy", "--kubeconfig", str(cluster.kubeconfig),
-             "--node", NODE_NAME, "--node-ip", NODE_IP, "--metrics-port", "0"],
+             "--node", NODE_NAME, "--node-ip", node_ip, "--address-slot", str(cluster.addresses.slot),
+             "--metrics-port", "0"],
             cluster.dir.log("kube-proxy"),
         )
         process.start()

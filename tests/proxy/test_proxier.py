@@ -11,15 +11,16 @@ from collections.abc import Iterator
 import pytest
 
 from kubelab import network
+from kubelab.network import AddressPlan
 from kubelab.proxy.endpoints import Endpoint
 from kubelab.proxy.loadbalancer import RoundRobin
 from kubelab.proxy.proxier import Frontend, Proxier, Route, choose
 from kubelab.proxy.serviceport import ServicePort, ServicePortName
-from network_helpers import Backend, eventually, get, node_index, pod_ip, refused, worker
+from network_helpers import Backend, address_plan, eventually, get, pod_ip, refused
 
 NODE_IP = "127.18.0.2"
-LOCAL = Endpoint("127.244.1.2", 8080, node_name="node-1")
-REMOTE = Endpoint("127.244.2.2", 8080, node_name="node-2")
+LOCAL = Endpoint("127.224.1.2", 8080, node_name="node-1")
+REMOTE = Endpoint("127.224.2.2", 8080, node_name="node-2")
 NAME = ServicePortName("default", "web", "http")
 
 
@@ -30,13 +31,13 @@ def route(*, external: bool = False, load_balancer: bool = False, **port: object
 
 @pytest.mark.parametrize(("route_", "client", "endpoints", "source"), [
     (route(), "127.0.0.1", {LOCAL, REMOTE}, NODE_IP),
-    (route(), "127.244.3.7", {LOCAL, REMOTE}, "127.244.3.7"),
-    (route(internal_policy_local=True), "127.244.3.7", {LOCAL}, "127.244.3.7"),
-    (route(external=True), "127.244.3.7", {LOCAL, REMOTE}, NODE_IP),
+    (route(), "127.224.3.7", {LOCAL, REMOTE}, "127.224.3.7"),
+    (route(internal_policy_local=True), "127.224.3.7", {LOCAL}, "127.224.3.7"),
+    (route(external=True), "127.224.3.7", {LOCAL, REMOTE}, NODE_IP),
     (route(external=True), "127.0.0.1", {LOCAL, REMOTE}, NODE_IP),
     (route(external=True, external_policy_local=True), "127.0.0.1", {LOCAL}, "127.0.0.1"),
     (route(external=True, external_policy_local=True), "127.18.0.3", {LOCAL, REMOTE}, NODE_IP),
-    (route(external=True, external_policy_local=True), "127.244.3.7", {LOCAL, REMOTE}, "127.244.3.7"),
+    (route(external=True, external_policy_local=True), "127.224.3.7", {LOCAL, REMOTE}, "127.224.3.7"),
 ], ids=["cluster-ip-from-host-masqueraded", "cluster-ip-from-pod-keeps-address", "internal-local",
         "node-port-cluster-policy", "node-port-from-host", "external-local-keeps-client",
         "external-local-from-node-short-circuits", "external-local-from-pod-short-circuits"])
@@ -56,7 +57,7 @@ def test_external_local_without_local_endpoints_refuses_outside_clients() -> Non
     service = ServicePort(NAME, "127.96.0.5", 80, node_port=30080, external_policy_local=True)
     r = Route(service, True, False, RoundRobin([REMOTE]), None)
     assert choose(r, "127.0.0.1", node_ip=NODE_IP) is None
-    assert choose(r, "127.244.3.7", node_ip=NODE_IP) is not None
+    assert choose(r, "127.224.3.7", node_ip=NODE_IP) is not None
 
 
 def test_load_balancer_source_ranges_refuse_other_clients() -> None:
@@ -69,13 +70,21 @@ def test_load_balancer_source_ranges_refuse_other_clients() -> None:
 
 # -- real sockets -------------------------------------------------------------------------------------
 
-NODE = node_index()
-SERVICE_IP = f"127.111.{worker()}.10"
+
+@pytest.fixture(scope="module")
+def plan() -> Iterator[AddressPlan]:
+    with address_plan() as held:
+        yield held
+
+
+@pytest.fixture(scope="module")
+def service_ip(plan: AddressPlan) -> str:
+    return str(plan.service_network.network_address + 10)
 
 
 @pytest.fixture
-def proxier() -> Iterator[Proxier]:
-    p = Proxier("node-1")
+def proxier(plan: AddressPlan) -> Iterator[Proxier]:
+    p = Proxier("node-1", addresses=plan)
     p.retry_interval = 0.1
     p.start()
     yield p
@@ -83,76 +92,80 @@ def proxier() -> Iterator[Proxier]:
 
 
 @pytest.fixture
-def backends() -> Iterator[list[Backend]]:
-    started = [Backend(pod_ip(NODE, host), 8080, f"pod-{host}") for host in (2, 3)]
+def backends(plan: AddressPlan) -> Iterator[list[Backend]]:
+    started = [Backend(pod_ip(plan, 0, host), 8080, f"pod-{host}") for host in (2, 3)]
     yield started
     for backend in started:
         backend.stop()
 
 
-def web_port(**options: object) -> ServicePort:
-    return ServicePort(NAME, SERVICE_IP, 80, **options)  # type: ignore[arg-type]
+def web_port(service_ip: str, **options: object) -> ServicePort:
+    return ServicePort(NAME, service_ip, 80, **options)  # type: ignore[arg-type]
 
 
 def endpoints_of(backends: list[Backend], *, ready: bool = True) -> list[Endpoint]:
     return [Endpoint(b.ip, b.port, ready=ready, serving=ready, node_name="node-1") for b in backends]
 
 
-def test_connections_take_turns_over_ready_endpoints(proxier: Proxier, backends: list[Backend]) -> None:
-    unready = Endpoint(pod_ip(NODE, 9), 8080, ready=False, serving=False)
-    proxier.sync([web_port()], {NAME: [*endpoints_of(backends), unready]})
-    names = Counter(get(f"http://{SERVICE_IP}:{network.host_port(80)}/")["name"] for _ in range(6))
+def test_connections_take_turns_over_ready_endpoints(proxier: Proxier, backends: list[Backend], plan: AddressPlan,
+                                                     service_ip: str) -> None:
+    unready = Endpoint(pod_ip(plan, 0, 9), 8080, ready=False, serving=False)
+    proxier.sync([web_port(service_ip)], {NAME: [*endpoints_of(backends), unready]})
+    names = Counter(get(f"http://{service_ip}:{network.host_port(80)}/")["name"] for _ in range(6))
     assert names == Counter({"pod-2": 3, "pod-3": 3})
 
 
-def test_a_service_without_endpoints_is_refused_until_it_has_some(proxier: Proxier, backends: list[Backend]) -> None:
+def test_a_service_without_endpoints_is_refused_until_it_has_some(proxier: Proxier, backends: list[Backend],
+                                                                  service_ip: str) -> None:
     port = network.host_port(80)
-    proxier.sync([web_port()], {NAME: endpoints_of(backends, ready=False)})
-    assert refused(SERVICE_IP, port)
-    proxier.sync([web_port()], {NAME: endpoints_of(backends)})
-    assert get(f"http://{SERVICE_IP}:{port}/")["name"] in ("pod-2", "pod-3")
-    proxier.sync([web_port()], {})
-    assert refused(SERVICE_IP, port)
+    proxier.sync([web_port(service_ip)], {NAME: endpoints_of(backends, ready=False)})
+    assert refused(service_ip, port)
+    proxier.sync([web_port(service_ip)], {NAME: endpoints_of(backends)})
+    assert get(f"http://{service_ip}:{port}/")["name"] in ("pod-2", "pod-3")
+    proxier.sync([web_port(service_ip)], {})
+    assert refused(service_ip, port)
 
 
-def test_an_endpoint_that_refuses_is_skipped(proxier: Proxier, backends: list[Backend]) -> None:
-    gone = Endpoint(pod_ip(NODE, 8), 8080, node_name="node-1")
-    proxier.sync([web_port()], {NAME: [gone, *endpoints_of(backends[:1])]})
-    assert {get(f"http://{SERVICE_IP}:{network.host_port(80)}/")["name"] for _ in range(4)} == {"pod-2"}
+def test_an_endpoint_that_refuses_is_skipped(proxier: Proxier, backends: list[Backend], plan: AddressPlan,
+                                             service_ip: str) -> None:
+    gone = Endpoint(pod_ip(plan, 0, 8), 8080, node_name="node-1")
+    proxier.sync([web_port(service_ip)], {NAME: [gone, *endpoints_of(backends[:1])]})
+    assert {get(f"http://{service_ip}:{network.host_port(80)}/")["name"] for _ in range(4)} == {"pod-2"}
 
 
-def test_session_affinity_pins_each_client(proxier: Proxier, backends: list[Backend]) -> None:
-    proxier.sync([web_port(sticky_seconds=600)], {NAME: endpoints_of(backends)})
-    url = f"http://{SERVICE_IP}:{network.host_port(80)}/"
+def test_session_affinity_pins_each_client(proxier: Proxier, backends: list[Backend], service_ip: str) -> None:
+    proxier.sync([web_port(service_ip, sticky_seconds=600)], {NAME: endpoints_of(backends)})
+    url = f"http://{service_ip}:{network.host_port(80)}/"
     seen = {client: {get(url, source=client)["name"] for _ in range(5)} for client in ("127.0.0.2", "127.0.0.3")}
     assert all(len(names) == 1 for names in seen.values())
     assert seen["127.0.0.2"] != seen["127.0.0.3"]
 
 
-def test_a_taken_address_is_retried_until_it_is_free(proxier: Proxier, backends: list[Backend]) -> None:
+def test_a_taken_address_is_retried_until_it_is_free(proxier: Proxier, backends: list[Backend],
+                                                     service_ip: str) -> None:
     squatter = socket.socket()
     squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    squatter.bind((SERVICE_IP, network.host_port(80)))
+    squatter.bind((service_ip, network.host_port(80)))
     squatter.listen()
-    proxier.sync([web_port()], {NAME: endpoints_of(backends)})
-    frontend = Frontend(SERVICE_IP, network.host_port(80), "TCP")
+    proxier.sync([web_port(service_ip)], {NAME: endpoints_of(backends)})
+    frontend = Frontend(service_ip, network.host_port(80), "TCP")
     assert "in use" in proxier.failed[frontend]
     squatter.close()
     eventually(lambda: frontend in proxier.listening, timeout=5)
-    assert get(f"http://{SERVICE_IP}:{network.host_port(80)}/")["name"] in ("pod-2", "pod-3")
+    assert get(f"http://{service_ip}:{network.host_port(80)}/")["name"] in ("pod-2", "pod-3")
     assert frontend not in proxier.failed
 
 
 def test_privileged_ports_move_by_the_offset_when_they_cannot_be_bound(
-    proxier: Proxier, monkeypatch: pytest.MonkeyPatch,
+    proxier: Proxier, monkeypatch: pytest.MonkeyPatch, plan: AddressPlan, service_ip: str,
 ) -> None:
     monkeypatch.setattr(network, "can_bind_privileged", lambda: False)
-    backend = Backend(pod_ip(NODE, 4), 80, "nginx")
+    backend = Backend(pod_ip(plan, 0, 4), 80, "nginx")
     try:
         assert backend.server.server_address[1] == 10080
-        proxier.sync([web_port()], {NAME: [Endpoint(backend.ip, 80)]})
-        assert proxier.listening == [Frontend(SERVICE_IP, 10080, "TCP")]
-        assert get(f"http://{SERVICE_IP}:10080/")["name"] == "nginx"
+        proxier.sync([web_port(service_ip)], {NAME: [Endpoint(backend.ip, 80)]})
+        assert proxier.listening == [Frontend(service_ip, 10080, "TCP")]
+        assert get(f"http://{service_ip}:10080/")["name"] == "nginx"
     finally:
         backend.stop()
 
@@ -168,13 +181,14 @@ class _EchoHandler(socketserver.StreamRequestHandler):
         self.wfile.write(data)
 
 
-def test_large_transfers_and_half_close_are_relayed_intact(proxier: Proxier) -> None:
-    server = _Echo((pod_ip(NODE, 5), 9000), _EchoHandler)
+def test_large_transfers_and_half_close_are_relayed_intact(proxier: Proxier, plan: AddressPlan,
+                                                           service_ip: str) -> None:
+    server = _Echo((pod_ip(plan, 0, 5), 9000), _EchoHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        proxier.sync([ServicePort(NAME, SERVICE_IP, 9000)], {NAME: [Endpoint(pod_ip(NODE, 5), 9000)]})
+        proxier.sync([ServicePort(NAME, service_ip, 9000)], {NAME: [Endpoint(pod_ip(plan, 0, 5), 9000)]})
         payload = bytes(range(256)) * 40_000
-        with socket.create_connection((SERVICE_IP, 9000), timeout=10) as s:
+        with socket.create_connection((service_ip, 9000), timeout=10) as s:
             sender = threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)))
             sender.start()
             received = b""
@@ -196,26 +210,26 @@ class _UDPEchoHandler(socketserver.DatagramRequestHandler):
         self.wfile.write(b"echo:" + self.rfile.read())
 
 
-def test_udp_datagrams_are_relayed_and_answered(proxier: Proxier) -> None:
+def test_udp_datagrams_are_relayed_and_answered(proxier: Proxier, plan: AddressPlan, service_ip: str) -> None:
     name = ServicePortName("default", "dns", "dns", "UDP")
-    server = _UDPEcho((pod_ip(NODE, 6), 5353), _UDPEchoHandler)
+    server = _UDPEcho((pod_ip(plan, 0, 6), 5353), _UDPEchoHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        proxier.sync([ServicePort(name, SERVICE_IP, 5353)], {name: [Endpoint(pod_ip(NODE, 6), 5353)]})
+        proxier.sync([ServicePort(name, service_ip, 5353)], {name: [Endpoint(pod_ip(plan, 0, 6), 5353)]})
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(5)
             for message in (b"one", b"two"):
-                s.sendto(message, (SERVICE_IP, 5353))
+                s.sendto(message, (service_ip, 5353))
                 assert s.recvfrom(100)[0] == b"echo:" + message
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_stop_closes_every_listener(backends: list[Backend]) -> None:
-    p = Proxier("node-1")
+def test_stop_closes_every_listener(backends: list[Backend], plan: AddressPlan, service_ip: str) -> None:
+    p = Proxier("node-1", addresses=plan)
     p.start()
-    p.sync([web_port()], {NAME: endpoints_of(backends)})
-    assert get(f"http://{SERVICE_IP}:{network.host_port(80)}/")
+    p.sync([web_port(service_ip)], {NAME: endpoints_of(backends)})
+    assert get(f"http://{service_ip}:{network.host_port(80)}/")
     p.stop()
-    assert refused(SERVICE_IP, network.host_port(80))
+    assert refused(service_ip, network.host_port(80))

@@ -1,7 +1,7 @@
 """``kubelab bench network``: requests per second through kube-proxy, against straight to the pods.
 
 A cluster (memory store) with kube-proxy for one node running as its own process, as under
-``kubelab up``; backends are processes serving HTTP on pod addresses (127.244.1.x:8080), one
+``kubelab up``; backends are processes serving HTTP on pod addresses (the first node's), one
 request per connection as the built-in web image does, named by a Service's EndpointSlice.
 ``--clients`` concurrent clients open a new connection per request (as ``curl`` does) for
 ``--seconds``: straight to the pods (taking turns), then to the ClusterIP, then the NodePort.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import sys
 import time
 from typing import Any
@@ -96,17 +97,19 @@ def _measure(backends: int, clients: int, seconds: float) -> list[list[Any]]:
     rows: list[list[Any]] = []
     with Cluster() as cluster:
         client = Client(cluster.api_client())
-        pods = [(str(network.POD_NETWORK.network_address + 256 + 2 + i), 8080) for i in range(backends)]
+        addresses = cluster.addresses
+        first_pod = ipaddress.ip_network(addresses.pod_cidr(0)).network_address + 2
+        pods = [(str(first_pod + i), 8080) for i in range(backends)]
         processes = [
             ManagedProcess(f"backend-{i}", [sys.executable, "-c", BACKEND, ip, str(port), f"web-{i}"],
                            cluster.dir.log(f"bench-backend-{i}"))
             for i, (ip, port) in enumerate(pods)
         ]
-        node_ip = network.node_ip(0)
+        node_ip = addresses.node_ip(0)
         proxy = ManagedProcess(
             "kube-proxy",
             [sys.executable, "-m", "kubelab", "kube-proxy", "--kubeconfig", str(cluster.kubeconfig), "--node", NODE,
-             "--node-ip", node_ip, "--metrics-port", "0"],
+             "--node-ip", node_ip, "--address-slot", str(addresses.slot), "--metrics-port", "0"],
             cluster.dir.log("kube-proxy"),
         )
         try:

@@ -2,8 +2,8 @@
 
 Mirrors ``k8s.io/cloud-provider/controllers/service``: every Service of ``type:
 LoadBalancer`` (without a ``loadBalancerClass``, which names another implementation) gets a
-load balancer. Here a load balancer is an address from the pool (:class:`~kubelab.cloud.ippool.IPPool`,
-by default :data:`kubelab.network.LOAD_BALANCER_NETWORK`) written to
+load balancer. Here a load balancer is an address from the pool (:class:`~kubelab.cloud.ippool.IPPool`, the
+cluster's :attr:`~kubelab.network.AddressPlan.load_balancer_network`) written to
 ``status.loadBalancer.ingress``; kube-proxy then serves that address, as upstream's
 kube-proxy does for a load balancer's VIP. The controller adds the finalizer
 ``service.kubernetes.io/load-balancer-cleanup`` first, so a deleted Service keeps its address
@@ -11,7 +11,7 @@ until the controller has released it, and records upstream's events (``EnsuringL
 ``EnsuredLoadBalancer``, ``DeletingLoadBalancer``, ``DeletedLoadBalancer``,
 ``SyncLoadBalancerFailed``).
 
-As a process: ``python -m kubelab cloud-controller-manager --kubeconfig K [--pool CIDR]``.
+As a process: ``python -m kubelab cloud-controller-manager --kubeconfig K [--address-slot N]``.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def ingress_ips(service: Mapping[str, Any]) -> list[str]:
 class ServiceController:
     """Gives LoadBalancer Services an address and takes it back (a :class:`kubelab.component.Component`)."""
 
-    def __init__(self, pool: str = str(network.LOAD_BALANCER_NETWORK)) -> None:
-        self.pool = IPPool(pool)
+    def __init__(self, addresses: network.AddressPlan | None = None) -> None:
+        self.pool = IPPool(str((addresses or network.AddressPlan()).load_balancer_network))
         self.client: Client | None = None
         self.informers: SharedInformerFactory | None = None
         self.recorder: EventRecorder | None = None
@@ -155,12 +155,13 @@ def main(argv: list[str]) -> int:
         prog="kubelab cloud-controller-manager",
         description="Run the load-balancer (service) controller: LoadBalancer Services get an address.")
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
-    parser.add_argument("--pool", default=str(network.LOAD_BALANCER_NETWORK),
-                        help="the addresses load balancers get (default: %(default)s)")
+    parser.add_argument("--address-slot", type=int, default=0,
+                        help="the cluster's address slot, whose load-balancer range is used ('kubelab status' shows it; "
+                             "default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        controller = ServiceController(args.pool)
-    except PoolError as e:
+        controller = ServiceController(network.AddressPlan(args.address_slot))
+    except ValueError as e:
         parser.error(str(e))
     return serve(controller, args.kubeconfig, "cloud-controller-manager")

@@ -22,19 +22,20 @@ from kubelab.dns.resolver import (
 )
 
 
-def cluster_resolver(namespace: str = "default") -> Resolver:
+def cluster_resolver(namespace: str = "default", addresses: network.AddressPlan | None = None) -> Resolver:
     """The resolver of a pod in ``namespace`` with the default DNS policy (``ClusterFirst``)."""
     pod = {"metadata": {"namespace": namespace}, "spec": {}}
-    conf = pod_resolv_conf(pod, nameserver=network.CLUSTER_DNS_IP, cluster_domain=network.CLUSTER_DOMAIN)
+    conf = pod_resolv_conf(pod, nameserver=(addresses or network.AddressPlan()).cluster_dns_ip, cluster_domain=network.CLUSTER_DOMAIN)
     return Resolver(conf, port=network.host_port(53))
 
 
-def resolve(name: str, *, namespace: str = "default") -> list[str]:
+def resolve(name: str, *, namespace: str = "default", addresses: network.AddressPlan | None = None) -> list[str]:
     """The IPv4 addresses of ``name`` as a pod in ``namespace`` sees them (search path and all).
 
+    ``addresses`` is the cluster's address plan (``cluster.addresses``; slot 0 by default).
     Raises :class:`NameNotFound` or :class:`NoAnswer` (both ``OSError``).
     """
-    return cluster_resolver(namespace).resolve(name)
+    return cluster_resolver(namespace, addresses).resolve(name)
 
 
 __all__ = [

@@ -3,9 +3,9 @@
 It watches Services and EndpointSlices, answers for the cluster domain, and, like the
 CoreDNS Deployment behind the ``kube-dns`` Service of every real cluster, is itself reached
 through a Service: on start it makes sure ``kube-system/kube-dns`` exists with the ClusterIP
-pods are told to use (:data:`kubelab.network.CLUSTER_DNS_IP`, port 53 UDP and TCP) and
-publishes its own address in that Service's EndpointSlice, so kube-proxy carries pods'
-queries to it.
+pods are told to use (:attr:`~kubelab.network.AddressPlan.cluster_dns_ip`, port 53 UDP and
+TCP) and publishes its own address (:attr:`~kubelab.network.AddressPlan.dns_server_ip`) in
+that Service's EndpointSlice, so kube-proxy carries pods' queries to it.
 
     dns = ClusterDNS()
     dns.start(api_client)          # a kubelab Component
@@ -32,9 +32,6 @@ from kubelab.runtime import SharedInformerFactory
 
 log = logging.getLogger(__name__)
 
-SERVER_ADDRESS = "127.244.0.10"
-"""Where the DNS server listens: a pod address no node hands out (127.244.0.0/24), as CoreDNS's pods have."""
-
 SERVICE_NAME = "kube-dns"
 NAMESPACE = "kube-system"
 MANAGED_BY = "kubelab-dns"
@@ -43,26 +40,28 @@ MANAGED_BY = "kubelab-dns"
 class ClusterDNS:
     """The cluster's DNS server (a :class:`kubelab.component.Component`).
 
-    It listens on ``address``:``port`` (53, moved by :func:`kubelab.network.host_port` where it
-    cannot be bound) and, with ``publish``, makes the ``kube-dns`` Service at ``service_ip``
-    lead there. ``upstreams`` are where other names are forwarded (default: the host's nameservers).
+    It listens on the DNS server address of ``addresses`` (or ``address``), port ``port`` (53,
+    moved by :func:`kubelab.network.host_port` where it cannot be bound) and, with ``publish``,
+    makes the ``kube-dns`` Service at the plan's cluster DNS IP lead there. ``upstreams`` are
+    where other names are forwarded (default: the host's nameservers).
     """
 
     def __init__(
         self,
         *,
-        address: str = SERVER_ADDRESS,
+        addresses: network.AddressPlan | None = None,
+        address: str = "",
         port: int = 53,
         domain: str = network.CLUSTER_DOMAIN,
-        service_ip: str = network.CLUSTER_DNS_IP,
         publish: bool = True,
         upstreams: list[str] | None = None,
         ttl: int = DEFAULT_TTL,
     ) -> None:
-        self.address = address
+        addresses = addresses or network.AddressPlan()
+        self.address = address or addresses.dns_server_ip
         self.port = port
         self.domain = domain
-        self.service_ip = service_ip
+        self.service_ip = addresses.cluster_dns_ip
         self.publish = publish
         self.ttl = ttl
         self.server = DNSServer(self.zone, upstreams=upstreams)
@@ -184,16 +183,21 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="kubelab dns", description="Run the cluster DNS server.")
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
-    parser.add_argument("--bind-address", default=SERVER_ADDRESS, help="address to listen on (default: %(default)s)")
+    parser.add_argument("--address-slot", type=int, default=0,
+                        help="the cluster's address slot ('kubelab status' shows it; default: %(default)s)")
+    parser.add_argument("--bind-address", default="",
+                        help="address to listen on (default: the slot's DNS server address, 127.224.0.10 in slot 0)")
     parser.add_argument("--port", type=int, default=53,
                         help="port (default: %(default)s; 10053 where this user cannot bind ports below 1024)")
     parser.add_argument("--cluster-domain", default=network.CLUSTER_DOMAIN, help="default: %(default)s")
-    parser.add_argument("--service-ip", default=network.CLUSTER_DNS_IP,
-                        help="ClusterIP of the kube-dns Service (default: %(default)s)")
     parser.add_argument("--no-publish", action="store_true",
                         help="do not create the kube-dns Service nor publish this server in it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    dns = ClusterDNS(address=args.bind_address, port=args.port, domain=args.cluster_domain,
-                     service_ip=args.service_ip, publish=not args.no_publish)
+    try:
+        addresses = network.AddressPlan(args.address_slot)
+    except ValueError as e:
+        parser.error(str(e))
+    dns = ClusterDNS(addresses=addresses, address=args.bind_address, port=args.port, domain=args.cluster_domain,
+                     publish=not args.no_publish)
     return serve(dns, args.kubeconfig, "dns")

@@ -7,7 +7,7 @@ EndpointSlices and Secrets and, after each change, rebuilds the whole configurat
 
 - makes sure the IngressClass ``kubelab`` (controller ``kubelab.io/ingress-controller``)
   exists, marked as the default class when no other class is;
-- listens on its own address (:data:`CONTROLLER_ADDRESS`, ports 80 and 443, moved by
+- listens on its own address (:attr:`~kubelab.network.AddressPlan.ingress_controller_ip`, ports 80 and 443, moved by
   :func:`kubelab.network.host_port` where they cannot be bound) and, like ingress-nginx
   installed on a cloud, sits behind a ``LoadBalancer`` Service,
   ``kube-system/ingress-kubelab-controller``, whose EndpointSlice it keeps pointing at itself;
@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 
 CLASS_NAME = "kubelab"
 CONTROLLER_NAME = "kubelab.io/ingress-controller"
-CONTROLLER_ADDRESS = "127.244.0.11"
-"""Where the controller listens: a pod address no node hands out, as the controller's pod would have."""
 SERVICE_NAMESPACE = "kube-system"
 SERVICE_NAME = "ingress-kubelab-controller"
 
@@ -55,25 +53,27 @@ SERVICE_NAME = "ingress-kubelab-controller"
 class IngressController:
     """The ingress controller (a :class:`kubelab.component.Component`).
 
-    ``publish`` creates the controller's LoadBalancer Service and points it here; without it,
-    Ingresses show ``address`` as their address.
+    It listens on the ingress address of ``addresses`` (or ``address``). ``publish`` creates the
+    controller's LoadBalancer Service and points it here; without it, Ingresses show the
+    controller's own address.
     """
 
     def __init__(
         self,
         *,
-        address: str = CONTROLLER_ADDRESS,
+        addresses: network.AddressPlan | None = None,
+        address: str = "",
         http_port: int = 80,
         https_port: int = 443,
         class_name: str = CLASS_NAME,
         publish: bool = True,
     ) -> None:
-        self.address = address
+        self.address = address or (addresses or network.AddressPlan()).ingress_controller_ip
         self.http_port = http_port
         self.https_port = https_port
         self.class_name = class_name
         self.publish = publish
-        self.proxy = IngressProxy(address, network.host_port(http_port), network.host_port(https_port))
+        self.proxy = IngressProxy(self.address, network.host_port(http_port), network.host_port(https_port))
         self.client: Client | None = None
         self.informers: SharedInformerFactory | None = None
         self.recorder: EventRecorder | None = None
@@ -341,7 +341,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="kubelab ingress-controller",
                                      description="Run the ingress controller (IngressClass kubelab).")
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
-    parser.add_argument("--bind-address", default=CONTROLLER_ADDRESS, help="address to listen on (default: %(default)s)")
+    parser.add_argument("--address-slot", type=int, default=0,
+                        help="the cluster's address slot ('kubelab status' shows it; default: %(default)s)")
+    parser.add_argument("--bind-address", default="",
+                        help="address to listen on (default: the slot's ingress address, 127.224.0.11 in slot 0)")
     parser.add_argument("--http-port", type=int, default=80, help="default: %(default)s (10080 where it cannot be bound)")
     parser.add_argument("--https-port", type=int, default=443,
                         help="default: %(default)s (10443 where it cannot be bound)")
@@ -350,6 +353,11 @@ def main(argv: list[str]) -> int:
                         help="do not create the controller's LoadBalancer Service")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    controller = IngressController(address=args.bind_address, http_port=args.http_port, https_port=args.https_port,
-                                   class_name=args.ingress_class, publish=not args.no_publish)
+    try:
+        addresses = network.AddressPlan(args.address_slot)
+    except ValueError as e:
+        parser.error(str(e))
+    controller = IngressController(addresses=addresses, address=args.bind_address, http_port=args.http_port,
+                                   https_port=args.https_port, class_name=args.ingress_class,
+                                   publish=not args.no_publish)
     return serve(controller, args.kubeconfig, "ingress-controller")

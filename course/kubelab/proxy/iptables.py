@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kubelab.network import POD_NETWORK
+from kubelab.network import AddressPlan
 from kubelab.proxy.endpoints import Endpoint, categorize, endpoints_map
 from kubelab.proxy.serviceport import ServicePort, all_service_ports
 
@@ -156,7 +156,7 @@ def render(
     node_name: str,
     *,
     node_ip: str = "",
-    cluster_cidr: str = str(POD_NETWORK),
+    cluster_cidr: str = str(AddressPlan().pod_network),
 ) -> str:
     """The ``iptables-save`` output kube-proxy on ``node_name`` would produce for these objects.
 

@@ -42,26 +42,26 @@ METRICS_PORT = 10249
 class KubeProxy:
     """kube-proxy for the node ``node_name`` (a :class:`kubelab.component.Component`).
 
-    ``node_ip`` is where NodePorts are served; by default the InternalIP of the Node object
-    (NodePorts wait until it exists). ``cluster_cidr`` is the pod network, whose traffic
-    keeps its source address. ``metrics_port`` 0 serves no status page.
+    ``addresses`` is the cluster's address plan (its pod network's traffic keeps its source
+    address). ``node_ip`` is where NodePorts are served; by default the InternalIP of the
+    Node object (NodePorts wait until it exists). ``metrics_port`` 0 serves no status page.
     """
 
     def __init__(
         self,
         node_name: str,
         *,
+        addresses: network.AddressPlan | None = None,
         node_ip: str = "",
-        cluster_cidr: str = str(network.POD_NETWORK),
         metrics_port: int = METRICS_PORT,
         clock: Clock = REAL_CLOCK,
     ) -> None:
         self.node_name = node_name
         self.configured_node_ip = node_ip
-        self.cluster_cidr = cluster_cidr
+        self.addresses = addresses or network.AddressPlan()
         self.metrics_port = metrics_port
         self.clock = clock
-        self.proxier = Proxier(node_name, cluster_cidr=cluster_cidr, clock=clock)
+        self.proxier = Proxier(node_name, addresses=self.addresses, clock=clock)
         self.client: Client | None = None
         self.informers: SharedInformerFactory | None = None
         self.last_synced = 0.0
@@ -175,7 +175,8 @@ class KubeProxy:
             raise RuntimeError(f"kube-proxy {self.node_name} is not running")
         services = self.informers.informer("v1", "services").cache.list()
         slices = self.informers.informer("discovery.k8s.io/v1", "endpointslices").cache.list()
-        return iptables.render(services, slices, self.node_name, node_ip=self.node_ip, cluster_cidr=self.cluster_cidr)
+        return iptables.render(services, slices, self.node_name, node_ip=self.node_ip,
+                               cluster_cidr=str(self.addresses.pod_network))
 
     # -- status page -----------------------------------------------------------------------------
 
@@ -227,12 +228,16 @@ def main(argv: list[str]) -> int:
                         help="the name of the node this kube-proxy serves")
     parser.add_argument("--node-ip", default="",
                         help="address NodePorts are served on (default: the Node's InternalIP)")
-    parser.add_argument("--cluster-cidr", default=str(network.POD_NETWORK),
-                        help="the pod network; traffic from elsewhere to a ClusterIP is masqueraded (default: %(default)s)")
+    parser.add_argument("--address-slot", type=int, default=0,
+                        help="the cluster's address slot ('kubelab status' shows it; default: %(default)s)")
     parser.add_argument("--metrics-port", type=int, default=METRICS_PORT,
                         help="port on the node IP for /healthz, /proxyMode and /iptables-save, 0 for none "
                              "(default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    proxy = KubeProxy(args.node, node_ip=args.node_ip, cluster_cidr=args.cluster_cidr, metrics_port=args.metrics_port)
+    try:
+        addresses = network.AddressPlan(args.address_slot)
+    except ValueError as e:
+        parser.error(str(e))
+    proxy = KubeProxy(args.node, addresses=addresses, node_ip=args.node_ip, metrics_port=args.metrics_port)
     return serve(proxy, args.kubeconfig, "kube-proxy")

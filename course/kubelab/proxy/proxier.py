@@ -78,7 +78,7 @@ class Choice:
 
 
 def choose(
-    route: Route, client_ip: str, *, node_ip: str, cluster_cidr: str = str(network.POD_NETWORK),
+    route: Route, client_ip: str, *, node_ip: str, addresses: network.AddressPlan | None = None,
     exclude: Iterable[Endpoint] = (),
 ) -> Choice | None:
     """Pick the endpoint for a connection from ``client_ip``, and its source address (None: refuse).
@@ -87,10 +87,12 @@ def choose(
     keeps its address; ClusterIP traffic from outside the pod network, and external
     traffic under ``Cluster`` policy, is masqueraded to ``node_ip``; under
     ``externalTrafficPolicy: Local``, pods and nodes are sent anywhere (short-circuit)
-    while other clients reach only this node's endpoints and keep their address.
+    while other clients (the host's 127.0.0.1: "outside the cluster") reach only this
+    node's endpoints and keep their address.
     """
     port = route.service
-    from_pod = _within(client_ip, cluster_cidr)
+    pod_network, node_network = _networks(addresses or network.AddressPlan())
+    from_pod = _within(client_ip, pod_network)
     masquerade = not from_pod
     balancer = route.local if port.internal_policy_local else route.cluster
     if route.external:
@@ -102,7 +104,7 @@ def choose(
             balancer, masquerade = route.cluster, True
         elif from_pod:
             balancer = route.cluster
-        elif _within(client_ip, str(network.NODE_NETWORK)):
+        elif _within(client_ip, node_network):
             balancer, masquerade = route.cluster, True
         else:
             balancer, masquerade = route.local, False
@@ -115,6 +117,12 @@ def choose(
     if endpoint.ip == client_ip:
         masquerade = True
     return Choice(endpoint, node_ip if masquerade and node_ip else client_ip)
+
+
+@functools.lru_cache(maxsize=64)
+def _networks(addresses: network.AddressPlan) -> tuple[str, str]:
+    """The pod and node networks of a plan, as strings (cached: asked for every connection)."""
+    return str(addresses.pod_network), str(addresses.node_network)
 
 
 @functools.lru_cache(maxsize=64)
@@ -140,10 +148,11 @@ class Proxier:
 
     retry_interval = 2.0
 
-    def __init__(self, node_name: str, *, cluster_cidr: str = str(network.POD_NETWORK), clock: Clock = REAL_CLOCK) -> None:
+    def __init__(self, node_name: str, *, addresses: network.AddressPlan | None = None,
+                 clock: Clock = REAL_CLOCK) -> None:
         self.node_name = node_name
         self.node_ip = ""
-        self.cluster_cidr = cluster_cidr
+        self.addresses = addresses or network.AddressPlan()
         self.clock = clock
         self.routes: dict[Frontend, Route] = {}
         self.failed: dict[Frontend, str] = {}
@@ -296,7 +305,7 @@ class Proxier:
         route = self.routes.get(frontend)
         if route is None:
             return None
-        return choose(route, client_ip, node_ip=self.node_ip, cluster_cidr=self.cluster_cidr, exclude=exclude)
+        return choose(route, client_ip, node_ip=self.node_ip, addresses=self.addresses, exclude=exclude)
 
 
 async def _as_task(coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -2,7 +2,11 @@
 
 Mirrors ``cmd/kube-proxy``: it watches Services and EndpointSlices (and its own Node, for
 the address NodePorts are served on) and, after each change, brings the data plane
-(:class:`~kubelab.proxy.proxier.Proxier`) in line. ``iptables_save()`` shows the same
+(:class:`~kubelab.proxy.proxier.Proxier`) in line. NodePorts are served on the node's
+InternalIP only, as upstream's ``--nodeport-addresses=primary`` does: each node of a
+kubelab cluster has an address of its own, while 127.0.0.1 is the host's (and would clash
+between nodes). ClusterIPs, load-balancer and external IPs are the same on every node; on
+one host the first kube-proxy to bind one serves it, and the others take over when it stops. ``iptables_save()`` shows the same
 state as the rules an iptables-mode kube-proxy would program; a running proxy serves it
 on ``http://<node IP>:10249/iptables-save`` beside upstream's ``/healthz`` and ``/proxyMode``.
 

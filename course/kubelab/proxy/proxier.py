@@ -15,8 +15,10 @@ what a client of iptables would notice:
   address of the outgoing connection.
 
 Every address is bound without ``SO_REUSEPORT``: when two kube-proxies on this host want the
-same ClusterIP (two nodes of one cluster, or two clusters), the first serves it and the
-other retries every :attr:`Proxier.retry_interval` seconds, so it takes over if the first stops.
+same ClusterIP (two nodes of one cluster), the first serves it and the other retries every
+:attr:`Proxier.retry_interval` seconds, so it takes over if the first stops. ``Local``
+traffic policies therefore mean the endpoints of the node whose kube-proxy accepted the
+connection (NodePorts, which are per node, behave exactly as upstream's).
 """
 
 from __future__ import annotations

@@ -179,3 +179,26 @@ def test_as_a_process(client: Client, cluster: Cluster, server: ClusterDNS) -> N
 def test_a_second_server_on_the_same_address_fails_clearly(cluster: Cluster, server: ClusterDNS) -> None:
     with pytest.raises(OSError, match=f"cannot listen on {server.address}:{DNS_PORT}"):
         ClusterDNS(addresses=cluster.addresses, publish=False).start(cluster.api_client())
+
+
+def test_where_port_53_cannot_be_bound_the_server_and_pods_use_10053(
+    client: Client, cluster: Cluster, server: ClusterDNS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(network, "can_bind_privileged", lambda: False)
+    for hooked in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+        # Restored after the test: the resolver below replaces them in this process.
+        monkeypatch.setattr(socket, hooked, getattr(socket, hooked))
+    unprivileged = ClusterDNS(addresses=cluster.addresses, address=pod_ip(cluster.addresses, 0, 60), publish=False,
+                              upstreams=[])
+    unprivileged.start(cluster.api_client())
+    try:
+        assert unprivileged.bound_port == 10053
+        service = create_service(client, "remapped", ports=[{"port": 80}])
+        (tmp_path / "etc").mkdir()
+        (tmp_path / "etc" / "resolv.conf").write_text(f"nameserver {unprivileged.address}\nsearch default.svc.cluster.local\n")
+        resolver = cluster_dns.resolver.install_from_environment({"KUBELAB_ROOT": str(tmp_path),
+                                                                  "KUBELAB_PORT_OFFSET": "10000"})
+        assert resolver is not None and resolver.port == 10053
+        assert eventually(lambda: socket.gethostbyname("remapped")) == service["spec"]["clusterIP"]
+    finally:
+        unprivileged.stop()

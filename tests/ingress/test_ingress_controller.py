@@ -264,3 +264,17 @@ def test_a_second_controller_on_the_same_address_fails_clearly(cluster: Cluster,
                                                                controller: IngressController) -> None:
     with pytest.raises(OSError, match=f"cannot listen on {controller.address}"):
         IngressController(addresses=cluster.addresses, publish=False).start(cluster.api_client())
+
+
+def test_where_ports_80_and_443_cannot_be_bound_the_controller_uses_10080_and_10443(
+    cluster: Cluster, controller: IngressController, myapp: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(network, "can_bind_privileged", lambda: False)
+    unprivileged = IngressController(addresses=cluster.addresses, address=pod_ip(cluster.addresses, 0, 82),
+                                     publish=False)
+    unprivileged.start(cluster.api_client())
+    try:
+        assert (unprivileged.proxy.http_port, unprivileged.proxy.https_port) == (10080, 10443)
+        assert eventually(lambda: Front(unprivileged.address).served_by("/", "www.myapp.com", port=10080)) == "web"
+    finally:
+        unprivileged.stop()

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,6 +105,21 @@ def get(url: str, *, source: str = "", timeout: float = 5.0, headers: dict[str, 
     if status != 200:
         raise urllib.error.HTTPError(url, status, head.decode(errors="replace"), None, None)  # type: ignore[arg-type]
     return json.loads(body)  # type: ignore[no-any-return]
+
+
+def curl(url: str, *, host: str = "") -> str:
+    """The body at ``url`` as a user would fetch it: with the real ``curl`` where there is one, else urllib."""
+    if shutil.which("curl"):
+        command = ["curl", "--silent", "--show-error", "--fail", "--max-time", "10", url]
+        if host:
+            command[1:1] = ["--header", f"Host: {host}"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=20)
+        if result.returncode != 0:
+            raise OSError(f"curl {url} failed ({result.returncode}): {result.stderr.strip()}")
+        return result.stdout
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(response.read().decode())
 
 
 def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:

@@ -27,7 +27,7 @@ from kubelab.ingress import CLASS_NAME, IngressController
 from kubelab.ingress.controller import SERVICE_NAME, SERVICE_NAMESPACE
 from kubelab.process import ManagedProcess
 from kubelab.proxy import KubeProxy
-from network_helpers import Backend, endpoint_slice, eventually, pod_ip
+from network_helpers import Backend, curl, endpoint_slice, eventually, pod_ip
 
 HTTP, HTTPS = network.host_port(80), network.host_port(443)
 
@@ -237,7 +237,8 @@ def test_exposing_an_app_through_a_load_balancer_and_an_ingress(client: Client, 
     try:
         lb_ip = eventually(lambda: address() != controller.address and address())
         assert ipaddress.ip_address(lb_ip) in cluster.addresses.load_balancer_network
-        assert eventually(lambda: front.served_by("/api", "www.myapp.com", address=lb_ip)) == "api"
+        url = f"http://{lb_ip}:{HTTP}/api"
+        assert json.loads(eventually(lambda: curl(url, host="www.myapp.com")))["name"] == "api"
         assert "www.myapp.com" in cluster.kubectl("get", "ingress", "myapp").stdout
         assert lb_ip in cluster.kubectl("get", "ingress", "myapp").stdout
     finally:

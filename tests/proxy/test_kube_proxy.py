@@ -17,7 +17,7 @@ from kubelab.client import Client
 from kubelab.cluster import Cluster
 from kubelab.process import ManagedProcess
 from kubelab.proxy import KubeProxy
-from network_helpers import Backend, endpoint_slice, eventually, get, pod_ip, refused
+from network_helpers import Backend, curl, endpoint_slice, eventually, get, pod_ip, refused
 
 NODE_NAME = "node-1"
 
@@ -80,7 +80,7 @@ def test_cluster_ip_node_port_and_load_balancer_ip_reach_the_backends(
     client.resource("v1", "services").update_status(service)
     node_port = service["spec"]["ports"][0]["nodePort"]
     names = {b.name for b in backends}
-    assert eventually(lambda: get(cluster_url(service)))["name"] in names
+    assert json.loads(eventually(lambda: curl(cluster_url(service))))["name"] in names
     assert get(f"http://{node_ip}:{node_port}/")["name"] in names
     assert eventually(lambda: get(f"http://{lb_ip}:{network.host_port(80)}/"))["name"] in names
     # From outside the pod network, traffic is masqueraded: the backend sees the node's address.

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from kubelab.controllers.deployment import DeploymentController
-from kubelab.controllers.manager import ControllerContext, ControllerManager, _disabled, main
+from kubelab.controllers.manager import (
+    BUILTIN_CONTROLLERS,
+    ControllerContext,
+    ControllerManager,
+    _disabled,
+    main,
+)
 from kubelab.controllers.replicaset import ReplicaSetController
 
 
@@ -22,14 +28,16 @@ class Mine:
 
 def test_every_builtin_controller_runs_by_default():
     manager = ControllerManager()
-    assert list(manager.controllers) == ["replicaset", "deployment"]
+    assert list(manager.controllers) == list(BUILTIN_CONTROLLERS)
+    assert {"replicaset", "deployment", "garbagecollector"} <= set(manager.controllers)
     assert isinstance(manager.controllers["replicaset"], ReplicaSetController)
     assert isinstance(manager.controllers["deployment"], DeploymentController)
 
 
 def test_a_controller_can_be_replaced_added_or_disabled():
     mine, extra = Mine(), Mine()
-    manager = ControllerManager(controllers={"replicaset": mine, "mine": extra}, disabled=["deployment"])
+    others = [n for n in BUILTIN_CONTROLLERS if n not in ("replicaset", "deployment")]
+    manager = ControllerManager(controllers={"replicaset": mine, "mine": extra}, disabled=["deployment", *others])
     assert manager.controllers == {"replicaset": mine, "mine": extra}
 
 
@@ -45,7 +53,7 @@ def test_bad_controllers_are_refused_with_a_reason():
     [
         ("*", [], set()),
         ("*,-deployment", [], {"deployment"}),
-        ("replicaset", [], {"deployment"}),
+        ("replicaset", [], set(BUILTIN_CONTROLLERS) - {"replicaset"}),
         ("*", ["replicaset"], {"replicaset"}),
         ("*", ["replicaset,deployment"], {"replicaset", "deployment"}),
     ],
@@ -56,6 +64,6 @@ def test_command_line_controller_selection(controllers, disable, expected):
 
 def test_unknown_names_on_the_command_line_are_an_error(capsys):
     with pytest.raises(SystemExit) as exit:
-        main(["--kubeconfig", "k", "--controllers", "*,endpoint"])
+        main(["--kubeconfig", "k", "--controllers", "*,nope"])
     assert exit.value.code == 2
-    assert "'endpoint' is not in the list of known controllers: replicaset, deployment" in capsys.readouterr().err
+    assert f"'nope' is not in the list of known controllers: {', '.join(BUILTIN_CONTROLLERS)}" in capsys.readouterr().err

@@ -267,7 +267,12 @@ def compute_hash(template: Obj, collision_count: int | None) -> str:
     digest = 0x811C9DC5
     for byte in data:
         digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return "".join(_SAFE_ALPHANUMS[ord(c) % len(_SAFE_ALPHANUMS)] for c in str(digest))
+    return safe_encode_string(str(digest))
+
+
+def safe_encode_string(text: str) -> str:
+    """``text`` spelled with consonants and digits only, so no name made from it reads as a word (``rand.SafeEncodeString``)."""
+    return "".join(_SAFE_ALPHANUMS[ord(c) % len(_SAFE_ALPHANUMS)] for c in text)
 
 
 def _int_annotation(obj: Obj, key: str) -> int | None:

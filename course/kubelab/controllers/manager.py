@@ -26,6 +26,17 @@ from kubelab.runtime import REAL_CLOCK, Clock, EventRecorder, SharedInformerFact
 BUILTIN_CONTROLLERS: dict[str, str] = {
     "replicaset": "kubelab.controllers.replicaset:ReplicaSetController",
     "deployment": "kubelab.controllers.deployment:DeploymentController",
+    "garbagecollector": "kubelab.controllers.garbagecollector:GarbageCollector",
+    "namespace": "kubelab.controllers.namespace:NamespaceController",
+    "serviceaccount": "kubelab.controllers.serviceaccount:ServiceAccountsController",
+    "endpoint": "kubelab.controllers.endpoints:EndpointsController",
+    "endpointslice": "kubelab.controllers.endpointslice:EndpointSliceController",
+    "nodelifecycle": "kubelab.controllers.nodelifecycle:NodeLifecycleController",
+    "taint-eviction-controller": "kubelab.controllers.tainteviction:TaintEvictionController",
+    "job": "kubelab.controllers.job:JobController",
+    "statefulset": "kubelab.controllers.statefulset:StatefulSetController",
+    "daemonset": "kubelab.controllers.daemonset:DaemonSetController",
+    "podgc": "kubelab.controllers.podgc:PodGCController",
 }
 """Every built-in controller: its upstream name and where its class lives."""
 

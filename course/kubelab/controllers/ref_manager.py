@@ -85,13 +85,19 @@ class ControllerRefManager:
     def _owner_uid(self) -> str:
         return str(self.owner["metadata"]["uid"])
 
-    def claim(self, objs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-        """The objects ``owner`` controls after adopting and releasing; raises the first failure after trying all."""
+    def claim(
+        self, objs: Sequence[Mapping[str, Any]], filter: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> list[Mapping[str, Any]]:
+        """The objects ``owner`` controls after adopting and releasing; raises the first failure after trying all.
+
+        ``filter`` is a further test an object must pass, besides the selector, to belong to
+        ``owner`` (a StatefulSet's pods must also be named after it).
+        """
         claimed: list[Mapping[str, Any]] = []
         failures: list[Exception] = []
         for obj in objs:
             try:
-                if self._claim_one(obj):
+                if self._claim_one(obj, filter):
                     claimed.append(obj)
             except Exception as e:
                 failures.append(e)
@@ -99,11 +105,11 @@ class ControllerRefManager:
             raise failures[0]
         return claimed
 
-    def _claim_one(self, obj: Mapping[str, Any]) -> bool:
+    def _claim_one(self, obj: Mapping[str, Any], filter: Callable[[Mapping[str, Any]], bool] | None) -> bool:
         metadata = obj.get("metadata") or {}
         owner_meta = self.owner["metadata"]
         ref = controller_of(obj)
-        matches = self.selector.matches(metadata.get("labels"))
+        matches = self.selector.matches(metadata.get("labels")) and (filter is None or filter(obj))
         if ref is not None:
             if ref.get("uid") != self._owner_uid:
                 return False

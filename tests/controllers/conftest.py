@@ -7,7 +7,6 @@ own namespace.
 from __future__ import annotations
 
 import itertools
-import time
 
 import pytest
 
@@ -18,17 +17,6 @@ from stand_ins import MinimalKubelet, TinyBinder
 
 _namespaces = itertools.count()
 
-
-def eventually(check, timeout=20.0, interval=0.05, message=""):
-    """Poll ``check`` until it returns a truthy value; return that value or fail with the last one seen."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s: {message or check} (last: {last!r})")
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ import time
 
 import pytest
 
-from conftest import eventually
 from kubelab import errors
 from kubelab.controllers.deployment_util import DESIRED_REPLICAS_ANNOTATION
 from kubelab.controllers.ref_manager import controller_of
 from stand_ins import READY_AFTER
+from waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("manager")
 
@@ -127,7 +127,7 @@ def test_rollouts_and_scaling_under_random_pod_deletions(cluster, client, namesp
                 and (status.get("replicas"), status.get("updatedReplicas"), status.get("availableReplicas"))
                 == (4, 4, 4) and status.get("observedGeneration") == d["metadata"]["generation"])
 
-    eventually(converged, timeout=60, message="the deployment converges once the chaos stops")
+    eventually(converged, timeout=60, what="the deployment converges once the chaos stops")
     time.sleep(0.5)
     pods.stop()
     replicasets.stop()

@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from conftest import eventually
 from kubelab.controllers.deployment_util import (
     DESIRED_REPLICAS_ANNOTATION,
     MAX_REPLICAS_ANNOTATION,
@@ -14,6 +13,7 @@ from kubelab.controllers.deployment_util import (
     REVISION_HISTORY_ANNOTATION,
 )
 from kubelab.controllers.ref_manager import controller_of
+from waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("manager")
 

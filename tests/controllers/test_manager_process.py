@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from conftest import eventually
 from kubelab.process import ManagedProcess
+from waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("nodes")
 
@@ -37,7 +37,7 @@ def test_the_process_runs_the_chosen_controllers_and_stops_on_sigterm(cluster, c
                                   "spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
         }, namespace)
         eventually(lambda: (client.resource("apps/v1", "replicasets").get("web", namespace).get("status") or {})
-                   .get("readyReplicas") == 2, message="the replicaset controller runs")
+                   .get("readyReplicas") == 2, what="the replicaset controller runs")
         replicasets = client.resource("apps/v1", "replicasets").list(namespace)["items"]
         assert [rs["metadata"]["name"] for rs in replicasets] == ["web"], "the deployment controller is disabled"
     finally:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import eventually
 from kubelab.controllers.ref_manager import controller_of
+from waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("manager")
 
@@ -101,8 +101,8 @@ def test_adopts_matching_orphans_and_releases_pods_that_stop_matching(client, na
     assert orphan["metadata"]["uid"] in {p["metadata"]["uid"] for p in pods_of(client, namespace, uid)}
 
     pods.patch("orphan", {"metadata": {"labels": {"app": "moved"}}}, namespace)
-    eventually(lambda: controller_of(pods.get("orphan", namespace)) is None, message="the pod is released")
-    eventually(lambda: len(pods_of(client, namespace, uid)) == 2, message="a replacement is created")
+    eventually(lambda: controller_of(pods.get("orphan", namespace)) is None, what="the pod is released")
+    eventually(lambda: len(pods_of(client, namespace, uid)) == 2, what="a replacement is created")
     assert pods.get("orphan", namespace)["metadata"].get("ownerReferences") in (None, [])
 
 

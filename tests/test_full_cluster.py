@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from kubelab.cluster import CONTROL_PLANE, Cluster
+from kubelab.cluster import CONTROL_PLANE, FULL, Cluster
+from kubelab.network import host_port
 from kubelab.process import pid_alive
 
 
@@ -40,7 +42,7 @@ def eventually(check, timeout: float = 30, what: str = "the condition"):
 
 @pytest.fixture(scope="module")
 def cluster():
-    with Cluster(components=CONTROL_PLANE, nodes=2, kubelet_options={"backoff_scale": 0.1}) as c:
+    with Cluster(components=FULL, nodes=2, kubelet_options={"backoff_scale": 0.1}) as c:
         yield c
 
 
@@ -102,3 +104,67 @@ def test_stopping_the_cluster_leaves_no_process_behind():
     while any(pid_alive(p) for p in everything) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [p for p in everything if pid_alive(p)] == []
+
+
+def http_get(url: str, host: str | None = None, timeout: float = 5) -> str:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    with urllib.request.urlopen(request, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def reachable(url: str, host: str | None = None) -> str | None:
+    try:
+        return http_get(url, host)
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def backend(cluster):
+    """A Deployment of kubelab/web behind a Service called backend-service (port 80 → 8080)."""
+    cluster.kubectl("create", "deployment", "backend", "--image=kubelab/web:v1", "--replicas=2", "--port=8080")
+    cluster.kubectl("expose", "deployment", "backend", "--name=backend-service", "--port=80", "--target-port=8080")
+    cluster.kubectl("rollout", "status", "deployment/backend", "--timeout=60s")
+    return json.loads(cluster.kubectl("get", "svc", "backend-service", "-o", "json").stdout)
+
+
+def test_a_frontend_pod_reaches_the_backend_by_its_service_name(cluster, backend):
+    """Scenario S2: service discovery through the cluster DNS and kube-proxy."""
+    script = ("import urllib.request; "
+              "print(urllib.request.urlopen('http://backend-service/', timeout=5).read().decode())")
+    cluster.kubectl("run", "frontend", "--image=python:3.11", "--restart=Never", "--", "python", "-c", script)
+    eventually(lambda: cluster.kubectl("get", "pod", "frontend", "-o", "jsonpath={.status.phase}").stdout
+               in ("Succeeded", "Failed") or None, what="the frontend pod to finish")
+    assert "v1" in cluster.kubectl("logs", "frontend").stdout
+
+
+def test_the_service_answers_on_its_cluster_ip_and_round_robins_over_both_pods(cluster, backend):
+    ip = backend["spec"]["clusterIP"]
+    url = f"http://{ip}:{host_port(80)}/"
+    eventually(lambda: reachable(url), what="the ClusterIP to answer")
+    answers = {http_get(url) for _ in range(20)}
+    assert len(answers) == 2, answers
+
+
+def test_a_nodeport_a_load_balancer_and_an_ingress_expose_the_app(cluster, backend):
+    """Scenario S3: the three ways to expose an application."""
+    cluster.kubectl("create", "service", "nodeport", "web-np", "--tcp=80:8080")
+    cluster.kubectl("patch", "svc", "web-np", "-p", '{"spec":{"selector":{"app":"backend"}}}')
+    node_port = json.loads(cluster.kubectl("get", "svc", "web-np", "-o", "json").stdout)["spec"]["ports"][0]["nodePort"]
+    assert "v1" in eventually(lambda: reachable(f"http://{cluster.addresses.node_ip(1)}:{node_port}/"),
+                              what="the NodePort")
+
+    cluster.kubectl("create", "service", "loadbalancer", "web-lb", "--tcp=80:8080")
+    cluster.kubectl("patch", "svc", "web-lb", "-p", '{"spec":{"selector":{"app":"backend"}}}')
+    lb_ip = eventually(lambda: cluster.kubectl(
+        "get", "svc", "web-lb", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}").stdout or None,
+        what="an external IP")
+    assert lb_ip in [str(a) for a in cluster.addresses.load_balancer_network]
+    assert "v1" in eventually(lambda: reachable(f"http://{lb_ip}:{host_port(80)}/"), what="the load balancer")
+
+    cluster.kubectl("create", "ingress", "web", "--rule=www.myapp.com/*=backend-service:80")
+    ingress_ip = eventually(lambda: cluster.kubectl(
+        "get", "ingress", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}").stdout or None,
+        what="the Ingress's address")
+    assert "v1" in eventually(lambda: reachable(f"http://{ingress_ip}:{host_port(80)}/", host="www.myapp.com"),
+                              what="the Ingress to route www.myapp.com")

@@ -46,6 +46,12 @@ StoreName = Literal["memory", "etcd"]
 CONTROL_PLANE = ("scheduler", "controller-manager")
 """The control-plane components besides the API server, in the order they start."""
 
+ADDONS = ("cloud-controller-manager", "dns", "ingress-controller")
+"""Cluster-wide add-ons: LoadBalancer addresses, cluster DNS, the ingress controller."""
+
+FULL = CONTROL_PLANE + ADDONS
+"""Every cluster-wide component: what ``kubelab up`` and ``kubelab start`` run."""
+
 
 class ClusterError(RuntimeError):
     """The cluster could not be started, reached or stopped."""
@@ -71,9 +77,10 @@ class Cluster:
     :meth:`stop`; a named cluster lives in ``$KUBELAB_HOME/clusters/<name>`` and keeps its
     state (with ``store="etcd"``) between runs.
 
-    ``components`` names the parts to run besides the API server (any of
-    :data:`CONTROL_PLANE`); each runs as its own process. ``nodes`` nodes (``node-1``,
-    ``node-2``, ...) each get a container runtime and a kubelet, also processes;
+    ``components`` names the parts to run besides the API server (any of :data:`FULL`:
+    the :data:`CONTROL_PLANE` and the :data:`ADDONS`); each runs as its own process.
+    ``nodes`` nodes (``node-1``, ``node-2``, ...) each get a container runtime, a kubelet
+    and a kube-proxy, also processes;
     ``kubelet_options`` are passed to every kubelet (``backoff_scale=0.1`` makes
     CrashLoopBackOff ten times faster).
 
@@ -101,9 +108,9 @@ class Cluster:
         if store not in ("memory", "etcd"):
             raise ValueError(f"unknown store {store!r}: use 'memory' or 'etcd'")
         self.components = list(dict.fromkeys(components))
-        unknown = [c for c in self.components if c not in CONTROL_PLANE]
+        unknown = [c for c in self.components if c not in FULL]
         if unknown:
-            raise ValueError(f"unknown components {', '.join(unknown)}: known are {', '.join(CONTROL_PLANE)}")
+            raise ValueError(f"unknown components {', '.join(unknown)}: known are {', '.join(FULL)}")
         if not 0 <= nodes <= 250:
             raise ValueError(f"nodes must be between 0 and 250, not {nodes}")
         self.node_names = [f"node-{i + 1}" for i in range(nodes)]
@@ -250,7 +257,7 @@ class Cluster:
         """Every process this cluster runs besides etcd and the API server, in start order."""
         names = list(self.components)
         for node in self.node_names:
-            names += [f"container-runtime-{node}", f"kubelet-{node}"]
+            names += [f"container-runtime-{node}", f"kubelet-{node}", f"kube-proxy-{node}"]
         return names
 
     def _argv(self, name: str) -> list[str]:
@@ -264,12 +271,18 @@ class Cluster:
                 if off:
                     argv += ["--disable", ",".join(off)]
             return argv
+        slot = ["--address-slot", str(self.addresses.slot)]
+        if name in ADDONS:
+            return [*base, name, "--kubeconfig", str(self.kubeconfig), *slot]
         kind, _, node = name.partition("-node-")
         index = self.node_names.index(f"node-{node}")
         if kind == "container-runtime":
             from kubelab.kubelet import runtime_daemon
 
             return runtime_daemon.argv(self.dir, f"node-{node}", self.addresses.pod_cidr(index))
+        if kind == "kube-proxy":
+            return [*base, "kube-proxy", "--kubeconfig", str(self.kubeconfig), "--node", f"node-{node}",
+                    "--node-ip", self.addresses.node_ip(index), *slot]
         argv = [*base, "kubelet", "--kubeconfig", str(self.kubeconfig), "--cluster-dir", str(self.dir.root),
                 "--node", f"node-{node}", "--node-index", str(index)]
         for option, value in self.kubelet_options.items():
@@ -279,7 +292,8 @@ class Cluster:
     def _start_components(self) -> None:
         """Start the processes in waves: each wave's at once, then wait for all of them."""
         runtimes = [n for n in self.process_names() if n.startswith("container-runtime-")]
-        waves = [self.components + runtimes, [n for n in self.process_names() if n.startswith("kubelet-")]]
+        node_agents = [n for n in self.process_names() if n.startswith(("kubelet-", "kube-proxy-"))]
+        waves = [self.components + runtimes, node_agents]
         for wave in waves:
             for process in [self._spawn(name) for name in wave]:
                 process.wait_ready()
@@ -339,7 +353,8 @@ class Cluster:
     def plug(self, name: str, obj: Any) -> None:
         """Replace a component or a controller with ``obj``, which then runs in this process.
 
-        ``name`` is ``"scheduler"`` or a node's ``"kubelet-node-1"`` (``obj`` is a
+        ``name`` is a component such as ``"scheduler"``, ``"dns"`` or a node's
+        ``"kubelet-node-1"`` / ``"kube-proxy-node-1"`` (``obj`` is a
         :class:`~kubelab.component.Component`), or a controller's name such as ``"replicaset"``
         (``obj`` is a controller the controller-manager could run). The built-in one stops
         first; a kubelet of yours talks to the node's container runtime, which keeps running.
@@ -348,7 +363,7 @@ class Cluster:
 
         if name in self.replaced:
             self.unplug(name)
-        if name in CONTROL_PLANE or name.startswith("kubelet-") and name in self.process_names():
+        if name in FULL or name in self.process_names():
             if not isinstance(obj, Component):
                 raise TypeError(f"a {name} must have start(client) and stop() methods, got {type(obj).__name__}")
             if name in self.processes:
@@ -362,8 +377,8 @@ class Cluster:
             component = ControllerManager({name: obj}, disabled=others)
         else:
             raise ValueError(
-                f"cannot plug {name!r}: use one of {', '.join(CONTROL_PLANE)}, a node's kubelet "
-                f"(kubelet-node-1) or a controller ({', '.join(BUILTIN_CONTROLLERS)})"
+                f"cannot plug {name!r}: use one of {', '.join(FULL)}, a node's kubelet or kube-proxy "
+                f"(kubelet-node-1, kube-proxy-node-1) or a controller ({', '.join(BUILTIN_CONTROLLERS)})"
             )
         self.replaced[name] = obj
         component.start(self.api_client())

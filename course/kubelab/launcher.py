@@ -75,7 +75,7 @@ def up(argv: list[str]) -> int:
 
 
 def _supervise(name: str, store: str, disable: list[str], nodes: int) -> int:
-    from kubelab.cluster import CONTROL_PLANE, Cluster, ClusterError
+    from kubelab.cluster import FULL, Cluster, ClusterError
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -83,7 +83,7 @@ def _supervise(name: str, store: str, disable: list[str], nodes: int) -> int:
     started = time.monotonic()
     try:
         cluster = Cluster(
-            name, store=store, components=CONTROL_PLANE, disable=disable, nodes=nodes  # type: ignore[arg-type]
+            name, store=store, components=FULL, disable=disable, nodes=nodes  # type: ignore[arg-type]
         )
         cluster.start()
     except (ClusterError, ValueError) as e:

@@ -130,10 +130,10 @@ def _start(args: argparse.Namespace) -> int:
             kubeconfig = ClusterDir.named(args.name).kubeconfig
             print(f"using the running cluster {args.name!r} at {state['url']}")
         else:
-            from kubelab.cluster import CONTROL_PLANE, Cluster, ClusterError
+            from kubelab.cluster import FULL, Cluster, ClusterError
 
             started = time.monotonic()
-            cluster = Cluster(args.name, store=args.store, components=CONTROL_PLANE, nodes=args.nodes)
+            cluster = Cluster(args.name, store=args.store, components=FULL, nodes=args.nodes)
             try:
                 cluster.start()
             except ClusterError as e:

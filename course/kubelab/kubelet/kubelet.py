@@ -88,6 +88,7 @@ class Kubelet:
         plan = network.AddressPlan.load(self.cluster_dir.root)
         self.node_ip = plan.node_ip(node_index)
         self.pod_cidr = plan.pod_cidr(node_index)
+        self.cluster_dns = plan.cluster_dns_ip
         self.runtime: Runtime = runtime if runtime is not None else RemoteRuntime(socket_path(self.node_dir))
         self.backoff_scale = backoff_scale
         self.port = port
@@ -146,6 +147,7 @@ class Kubelet:
             backoff=Backoff(scale=self.backoff_scale), reasons=self.reasons,
             config_maps=self._lookup(self.config_maps), secrets=self._lookup(self.secrets),
             services=lambda: list(self.services.cache.list()), allocatable=self.node.allocatable,
+            cluster_dns=self.cluster_dns,
             host_ip=self.node_ip,
         )
         self.controller = Controller(f"kubelet {self.node_name}", self.sync, workers=self.workers)

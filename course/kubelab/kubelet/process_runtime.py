@@ -66,6 +66,8 @@ from kubelab.kubelet.runtime import (
 from kubelab.kubelet.shim import EventLoop, ExitWatcher, Reaper
 from kubelab.network import PRIVILEGED_PORT_OFFSET, can_bind_privileged
 
+RESOLVER = Path(__file__).resolve().parent.parent / "dns" / "resolver.py"
+
 RUNTIME_NAME = "kubelab"
 RUNTIME_API_VERSION = "v1"
 MEMORY_CHECK_INTERVAL = 0.1
@@ -257,7 +259,14 @@ class ProcessRuntime:
                 )
             sandbox = _Sandbox(secrets.token_hex(32), config, _now(), self._network.allocate())
             self._sandboxes[sandbox.id] = sandbox
-        self._pod_dir(config).mkdir(parents=True, exist_ok=True)
+        pod_dir = self._pod_dir(config)
+        pod_dir.mkdir(parents=True, exist_ok=True)
+        if config.dns_config is not None:
+            dns = config.dns_config
+            lines = [f"search {' '.join(dns.searches)}"] if dns.searches else []
+            lines += [f"nameserver {server}" for server in dns.servers]
+            lines += [f"options {' '.join(dns.options)}"] if dns.options else []
+            (pod_dir / "resolv.conf").write_text("\n".join(lines) + "\n")
         return sandbox.id
 
     def stop_pod_sandbox(self, pod_sandbox_id: str) -> None:
@@ -385,6 +394,10 @@ class ProcessRuntime:
         env["KUBELAB_POD_IP"] = sandbox.ip
         env["KUBELAB_ROOT"] = str(root)
         env["KUBELAB_PORT_OFFSET"] = str(self.port_offset)
+        if sandbox.config.dns_config is not None:
+            # The images' Python resolves names through the pod's resolv.conf with this module.
+            env["KUBELAB_RESOLV_CONF"] = str(self._pod_dir(sandbox.config) / "resolv.conf")
+            env["KUBELAB_RESOLVER"] = str(RESOLVER)
         env[reaper.MARKER] = self.token
         return env
 

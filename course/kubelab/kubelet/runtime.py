@@ -60,12 +60,22 @@ class PodSandboxMetadata:
 
 
 @dataclass
+class DNSConfig:
+    """CRI's DNSConfig: what the sandbox's ``resolv.conf`` says."""
+
+    servers: list[str] = field(default_factory=list)
+    searches: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PodSandboxConfig:
     metadata: PodSandboxMetadata
     hostname: str = ""
     log_directory: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    dns_config: DNSConfig | None = None
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubelab.dns.resolver import ResolvConf, pod_resolv_conf
 from kubelab.kubelet import env as environment
 from kubelab.kubelet import logs
 from kubelab.kubelet.backoff import Backoff, format_duration
@@ -34,6 +35,7 @@ from kubelab.kubelet.runtime import (
     ContainerMetadata,
     ContainerState,
     ContainerStatus,
+    DNSConfig,
     ImageSpec,
     KeyValue,
     LinuxContainerConfig,
@@ -46,7 +48,7 @@ from kubelab.kubelet.runtime import (
     RuntimeServiceError,
 )
 from kubelab.kubelet.volumes import MountError, VolumeManager
-from kubelab.network import PRIVILEGED_PORT_OFFSET, UNPRIVILEGED_HINT, host_port
+from kubelab.network import CLUSTER_DOMAIN, PRIVILEGED_PORT_OFFSET, UNPRIVILEGED_HINT, host_port
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +106,11 @@ class RuntimeManager:
         self, runtime: Runtime, *, node_dir: Path, images: ImageManager, volumes: VolumeManager,
         probes: ProbeManager, record: Recorder, backoff: Backoff, reasons: dict[tuple[str, str], tuple[str, str]],
         config_maps: environment.Lookup, secrets: environment.Lookup, services: Callable[[], list[Obj]],
-        allocatable: Callable[[], Mapping[str, str]], host_ip: str,
+        allocatable: Callable[[], Mapping[str, str]], host_ip: str, cluster_dns: str = "",
     ) -> None:
         self.runtime = runtime
+        self.cluster_dns = cluster_dns
+        self.host_resolv_conf = _host_resolv_conf()
         self.node_dir = node_dir
         self.images = images
         self.volumes = volumes
@@ -223,7 +227,15 @@ class RuntimeManager:
             hostname=spec.get("hostname") or meta["name"],
             log_directory=str(self.node_dir / "pods" / meta["uid"] / "logs"),
             labels=labels,
+            dns_config=self._dns_config(pod),
         )
+
+    def _dns_config(self, pod: Obj) -> DNSConfig:
+        """The pod's resolver settings for its dnsPolicy (``pkg/kubelet/network/dns``)."""
+        conf = pod_resolv_conf(pod, nameserver=self.cluster_dns, cluster_domain=CLUSTER_DOMAIN,
+                               host=self.host_resolv_conf)
+        options = [f"{k}:{v}" if v else k for k, v in conf.options.items()]
+        return DNSConfig(servers=list(conf.nameservers), searches=list(conf.search), options=options)
 
     # -- starting a container ------------------------------------------------------------------------
 
@@ -453,3 +465,11 @@ def _with_ips(pod: Obj, pod_ip: str, host_ip: str) -> dict[str, Any]:
     status["hostIP"] = host_ip
     status["hostIPs"] = [{"ip": host_ip}]
     return {**pod, "status": status}
+
+
+def _host_resolv_conf() -> ResolvConf | None:
+    """This machine's resolver settings, for ``dnsPolicy: Default`` (None where there are none)."""
+    try:
+        return ResolvConf.parse(Path("/etc/resolv.conf").read_text())
+    except OSError:
+        return None

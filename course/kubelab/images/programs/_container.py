@@ -15,6 +15,12 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
+if os.environ.get("KUBELAB_RESOLVER"):
+    # Names resolve through the pod's resolv.conf, i.e. the cluster DNS, as in a real pod.
+    import runpy
+
+    runpy.run_path(os.environ["KUBELAB_RESOLVER"])["install_from_environment"]()
+
 REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 400: "Bad Request",
     404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error", 503: "Service Unavailable",

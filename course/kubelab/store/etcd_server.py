@@ -76,6 +76,12 @@ class EtcdServer:
         self.ports_file.write_text(json.dumps({"client": self.client_port, "peer": self.peer_port}))
 
     def start(self, timeout: float = 20.0) -> None:
+        """Start etcd and return once it reports itself healthy."""
+        self.spawn()
+        self.wait_healthy(timeout)
+
+    def spawn(self) -> None:
+        """Start etcd without waiting for it; :attr:`endpoint` is known from now on."""
         self._choose_ports()
         peer = f"http://127.0.0.1:{self.peer_port}"
         argv = [
@@ -95,6 +101,10 @@ class EtcdServer:
             argv.append("--unsafe-no-fsync")
         self.process = ManagedProcess("etcd", argv, self.log, expects_ready_report=False)
         self.process.start()
+
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        """Wait until the etcd started by :meth:`spawn` reports itself healthy; stop it if it never does."""
+        assert self.process is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.process.alive():

@@ -12,10 +12,9 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -121,21 +120,6 @@ def curl(url: str, *, host: str = "") -> str:
     with urllib.request.urlopen(request, timeout=10) as response:
         return str(response.read().decode())
 
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Call ``check`` until it returns a true value without raising; return that value, or raise the last error."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-            error: Exception = AssertionError(f"{check} returned {result!r}")
-        except (AssertionError, OSError, urllib.error.URLError) as e:
-            error = e
-        if time.monotonic() > deadline:
-            raise error
-        time.sleep(interval)
 
 
 def refused(host: str, port: int) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -13,6 +12,7 @@ from kubelab.client import Client
 from kubelab.cluster import CONTROL_PLANE, Cluster
 from kubelab.store.memory import MemoryKV
 from kubelab.store.mvcc import MemoryMVCC
+from waiting import eventually
 
 
 def node(name: str) -> dict:
@@ -23,16 +23,6 @@ def node(name: str) -> dict:
                    "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]},
     }
 
-
-def eventually(check: Callable[[], object], timeout: float = 20, what: str = "the condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def pods(cluster: Cluster, selector: str) -> list[dict]:

@@ -12,6 +12,7 @@ import pytest
 from kubelab.cluster import CONTROL_PLANE, FULL, Cluster
 from kubelab.network import host_port
 from kubelab.process import pid_alive
+from waiting import eventually
 
 
 def descendants(pid: int) -> set[int]:
@@ -30,14 +31,6 @@ def descendants(pid: int) -> set[int]:
             todo.append(child)
     return found
 
-
-def eventually(check, timeout: float = 30, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None or result is False:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from kubelab.cloud import FINALIZER, ServiceController
 from kubelab.cluster import Cluster
 from kubelab.process import ManagedProcess
 from kubelab.proxy import KubeProxy
-from network_helpers import Backend, endpoint_slice, eventually, get, pod_ip
+from network_helpers import Backend, endpoint_slice, get, pod_ip
+from waiting import eventually
 
 
 @pytest.fixture(scope="module")

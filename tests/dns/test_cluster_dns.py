@@ -23,7 +23,8 @@ from kubelab.cluster import Cluster
 from kubelab.dns.cluster_dns import ClusterDNS
 from kubelab.process import ManagedProcess
 from kubelab.proxy import KubeProxy
-from network_helpers import Backend, endpoint_slice, eventually, pod_ip
+from network_helpers import Backend, endpoint_slice, pod_ip
+from waiting import eventually
 
 DNS_PORT = network.host_port(53)
 

@@ -27,7 +27,8 @@ from kubelab.ingress import CLASS_NAME, IngressController
 from kubelab.ingress.controller import SERVICE_NAME, SERVICE_NAMESPACE
 from kubelab.process import ManagedProcess
 from kubelab.proxy import KubeProxy
-from network_helpers import Backend, curl, endpoint_slice, eventually, pod_ip
+from network_helpers import Backend, curl, endpoint_slice, pod_ip
+from waiting import eventually
 
 HTTP, HTTPS = network.host_port(80), network.host_port(443)
 

@@ -17,7 +17,8 @@ from kubelab.client import Client
 from kubelab.cluster import Cluster
 from kubelab.process import ManagedProcess
 from kubelab.proxy import KubeProxy
-from network_helpers import Backend, curl, endpoint_slice, eventually, get, pod_ip, refused
+from network_helpers import Backend, curl, endpoint_slice, get, pod_ip, refused
+from waiting import eventually
 
 NODE_NAME = "node-1"
 

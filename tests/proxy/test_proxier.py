@@ -16,7 +16,8 @@ from kubelab.proxy.endpoints import Endpoint
 from kubelab.proxy.loadbalancer import RoundRobin
 from kubelab.proxy.proxier import Frontend, Proxier, Route, choose
 from kubelab.proxy.serviceport import ServicePort, ServicePortName
-from network_helpers import Backend, address_plan, eventually, get, pod_ip, refused
+from network_helpers import Backend, address_plan, get, pod_ip, refused
+from waiting import eventually
 
 NODE_IP = "127.18.0.2"
 LOCAL = Endpoint("127.224.1.2", 8080, node_name="node-1")

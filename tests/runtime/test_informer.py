@@ -10,15 +10,7 @@ from fakes import FakeResource, pod
 
 from kubelab import errors
 from kubelab.runtime import FakeClock, Informer
-
-
-def eventually(check, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.005)
-    assert check()
+from waiting import eventually
 
 
 class Recorder:

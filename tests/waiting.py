@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "") -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "", *, interval: float = 0.05) -> Any:
     """Call ``check`` until it returns a true value without raising; return that value.
 
     An ``AssertionError`` or connection error inside ``check`` counts as "not yet". On timeout the

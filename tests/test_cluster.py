@@ -127,9 +127,18 @@ def test_a_disabled_controller_does_not_run():
         assert c.kubectl("get", "rs", "-o", "name").stdout == ""
 
 
+def test_a_disabled_component_is_not_started_and_its_work_waits():
+    with Cluster(components=CONTROL_PLANE, disable=["scheduler"], nodes=1) as c:
+        assert "scheduler" not in c.processes and "controller-manager" in c.processes
+        c.kubectl("run", "unscheduled", "--image=nginx", "--labels=test=unscheduled")
+        time.sleep(1.5)
+        assert pods(c, "test=unscheduled")[0]["spec"].get("nodeName") is None  # node-1 is Ready, nobody binds
+        assert "node-1" in c.kubectl("get", "nodes").stdout
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"components": ["etcd-operator"]}, "unknown components etcd-operator"),
-    ({"disable": ["frobnicator"]}, "cannot disable unknown controllers frobnicator"),
+    ({"disable": ["frobnicator"]}, "cannot disable frobnicator: known are the components scheduler, "),
     ({"store": "sqlite"}, "unknown store 'sqlite'"),
 ])
 def test_bad_cluster_options_say_what_is_known(kwargs, message):

@@ -85,8 +85,8 @@ class Cluster:
     CrashLoopBackOff ten times faster).
 
     ``kv`` (your etcd-shaped store, lab 01) or ``registries`` (your request path for a
-    resource, lab 02) make the API server run in this process, on top of them. ``disable`` names built-in
-    controllers the controller-manager leaves out. ``replace`` swaps a component
+    resource, lab 02) make the API server run in this process, on top of them. ``disable`` names components
+    (``"scheduler"``) not to start and built-in controllers the controller-manager leaves out. ``replace`` swaps a component
     (``"scheduler"``) or one controller (``"replicaset"``) for an object of yours that runs
     in this process — :meth:`plug` does the same on a running cluster.
     """
@@ -111,6 +111,9 @@ class Cluster:
         unknown = [c for c in self.components if c not in FULL]
         if unknown:
             raise ValueError(f"unknown components {', '.join(unknown)}: known are {', '.join(FULL)}")
+        disable = set(disable)
+        self.components = [c for c in self.components if c not in disable]
+        disable -= set(FULL)
         if not 0 <= nodes <= 250:
             raise ValueError(f"nodes must be between 0 and 250, not {nodes}")
         self.node_names = [f"node-{i + 1}" for i in range(nodes)]
@@ -122,7 +125,8 @@ class Cluster:
             unknown = sorted(self.disabled - set(BUILTIN_CONTROLLERS))
             if unknown:
                 raise ValueError(
-                    f"cannot disable unknown controllers {', '.join(unknown)}: known are {', '.join(BUILTIN_CONTROLLERS)}"
+                    f"cannot disable {', '.join(unknown)}: known are the components {', '.join(FULL)} "
+                    f"and the controllers {', '.join(BUILTIN_CONTROLLERS)}"
                 )
         self.replaced: dict[str, Any] = {}
         self._pending_replacements = dict(replace or {})

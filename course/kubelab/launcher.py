@@ -55,8 +55,8 @@ def up(argv: list[str]) -> int:
     parser.add_argument("--nodes", type=int, default=2, help="how many nodes, each with a kubelet (default 2)")
     parser.add_argument("--detach", action="store_true", help="run in the background and return once ready")
     parser.add_argument(
-        "--disable", default="", metavar="CONTROLLERS",
-        help="built-in controllers not to run, comma-separated (e.g. replicaset,deployment)",
+        "--disable", default="", metavar="NAMES",
+        help="components or built-in controllers not to run, comma-separated (e.g. scheduler,replicaset)",
     )
     args = parser.parse_args(argv)
     disable = [c for c in args.disable.split(",") if c]

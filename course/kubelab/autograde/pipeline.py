@@ -394,8 +394,7 @@ def grade_class(
             for name, path in chosen.items():
                 key = f"{student}/{name}"
                 if path is None:
-                    results[student].error = f"no notebook {name}.ipynb was submitted"
-                    failures[key] = results[student].error
+                    failures[key] = results[student].error = f"no notebook {name}.ipynb was submitted"
                     continue
                 if path.name != f"{name}.ipynb":
                     results[student].notes.append(f"graded {path.name} as {name}.ipynb")
@@ -453,7 +452,7 @@ def grade_class(
         for student, student_jobs in by_student.items():
             if not student_jobs:
                 score(student)
-        queue, running = list(pending), []
+        queue, running = list(pending), list[_Job]()
         while queue or running:
             while queue and len(running) < max(1, jobs):
                 running.append(queue.pop(0))

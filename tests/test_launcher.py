@@ -82,11 +82,34 @@ def test_down_leaves_no_process_behind():
     assert _wait_gone(pids) == []
 
 
-def test_killing_the_supervisor_takes_its_processes_with_it():
+def _processes_running(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return [pid for pid in found if pid_alive(pid)]
+
+
+def test_killing_the_supervisor_takes_its_processes_and_its_pods_containers_with_it():
     kubelab("up", "--name", "crash", "--store", "etcd", "--detach")
     state = _state("crash")
-    os.kill(state["supervisor"], signal.SIGKILL)
-    assert _wait_gone(list(state["processes"].values())) == []
+    marker = f"sleep {3000 + os.getpid() % 1000}"
+    containers: list[int] = []
+    try:
+        config = kubelab("kubeconfig", "--name", "crash").stdout.strip()
+        run = kubectl(config, "run", "sleeper", "--image=busybox", "--", "sh", "-c", marker)
+        assert run.returncode == 0, run.stderr
+        ready = kubectl(config, "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
+        assert ready.returncode == 0, ready.stderr
+        containers = _processes_running(marker)
+        assert containers, "the pod's container is not running"
+    finally:
+        os.kill(state["supervisor"], signal.SIGKILL)
+    assert _wait_gone(list(state["processes"].values()) + containers) == []
     assert "crash: stopped" in kubelab("status").stdout
 
 

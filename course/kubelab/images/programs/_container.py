@@ -117,12 +117,12 @@ def serve(port: int, app: Handler, *, server_name: str = "kubelab",
             payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
             if request.method != "HEAD":
                 payload += response.body
+            if access_log:  # before the answer goes out: a client that has it may already stop the server
+                access_log(request, response)
             try:
                 self.wfile.write(payload)
             except OSError:
                 return
-            if access_log:
-                access_log(request, response)
 
         def _read(self) -> Request | None:
             line = self.rfile.readline(65537).decode("latin-1").strip()

@@ -4,7 +4,8 @@ Mirrors ``k8s.io/apiserver/pkg/admission`` and three of kube-apiserver's default
 
 - ``NamespaceLifecycle`` (``plugin/pkg/admission/namespace/lifecycle``): nothing is created
   in a namespace that does not exist (404) or is being deleted (403); ``default``,
-  ``kube-system`` and ``kube-public`` cannot be deleted.
+  ``kube-system`` and ``kube-public`` cannot be deleted. It reads namespaces from a cache
+  (upstream's informer) and asks the store for one the cache lacks or that was deleted lately.
 - ``DefaultTolerationSeconds`` (``plugin/pkg/admission/defaulttolerationseconds``): every
   pod tolerates ``node.kubernetes.io/not-ready`` and ``unreachable`` for 300 s, so it is
   evicted five minutes after its node fails.
@@ -18,6 +19,7 @@ Mutating plugins run on the decoded object before the registry prepares it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,6 +32,8 @@ IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
+FORCE_LIVE_LOOKUP_SECONDS = 30.0
+"""How long after a namespace's deletion is admitted its lookups skip the cache (upstream's ``forceLiveLookupTTL``)."""
 
 
 @dataclass(frozen=True)
@@ -63,23 +67,39 @@ class Plugin(Protocol):
 
 
 NamespaceGetter = Callable[[str], Awaitable[Obj | None]]
+CachedNamespace = Callable[[str], Obj | None]
 
 
 class NamespaceLifecycle:
-    """Refuse content in missing or terminating namespaces, and the deletion of the system ones."""
+    """Refuse content in missing or terminating namespaces, and the deletion of the system ones.
 
-    def __init__(self, get_namespace: NamespaceGetter) -> None:
+    ``get_namespace`` reads the store; ``cached``, if given, a cache of the namespaces that may
+    lag it, consulted first. ``clock`` gives seconds (``time.monotonic``).
+    """
+
+    def __init__(
+        self, get_namespace: NamespaceGetter, cached: CachedNamespace | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.get_namespace = get_namespace
+        self.cached = cached
+        self.clock = clock
+        self._force_live_until: dict[str, float] = {}
 
     async def admit(self, attrs: Attributes) -> None:
         info = attrs.resource
         if info.group == "" and info.plural == "namespaces":
-            if attrs.operation == "DELETE" and attrs.name in IMMORTAL_NAMESPACES:
-                raise errors.forbidden(attrs.gr, attrs.name, "this namespace may not be deleted")
+            if attrs.operation == "DELETE":
+                if attrs.name in IMMORTAL_NAMESPACES:
+                    raise errors.forbidden(attrs.gr, attrs.name, "this namespace may not be deleted")
+                # The cache may not show it Terminating yet: content created meanwhile would outlive it.
+                now = self.clock()
+                self._force_live_until = {n: t for n, t in self._force_live_until.items() if t > now}
+                self._force_live_until[attrs.name] = now + FORCE_LIVE_LOOKUP_SECONDS
             return
         if not info.namespaced or not attrs.namespace or attrs.operation == "DELETE":
             return
-        namespace = await self.get_namespace(attrs.namespace)
+        namespace = await self._namespace(attrs.namespace)
         if namespace is None:
             raise errors.not_found(errors.GroupResource("", "namespaces"), attrs.namespace)
         if attrs.operation == "CREATE" and (namespace.get("status") or {}).get("phase") == "Terminating":
@@ -94,6 +114,18 @@ class NamespaceLifecycle:
                 "field": "metadata.namespace",
             }]
             raise err
+
+    async def _namespace(self, name: str) -> Obj | None:
+        """The namespace from the cache, or from the store if the cache lacks it or it was deleted lately."""
+        until = self._force_live_until.get(name)
+        if until is not None and self.clock() >= until:
+            del self._force_live_until[name]
+            until = None
+        if self.cached is not None and until is None:
+            namespace = self.cached(name)
+            if namespace is not None:
+                return namespace
+        return await self.get_namespace(name)
 
     async def validate(self, attrs: Attributes) -> None:
         return None

@@ -41,7 +41,7 @@ from kubelab.apiserver.crds import CRDStore, CustomResourceDefinitions
 from kubelab.apiserver.discovery import Discovery
 from kubelab.apiserver.handlers import APIHandler
 from kubelab.apiserver.health import Health
-from kubelab.apiserver.namespaces import NamespaceStore
+from kubelab.apiserver.namespaces import NamespaceCache, NamespaceStore
 from kubelab.apiserver.openapi import OpenAPIDocuments
 from kubelab.apiserver.proxy import KubeletProxy
 from kubelab.apiserver.registry import Registry, Store
@@ -110,6 +110,7 @@ class APIServer:
         self.openapi: OpenAPIDocuments
         self.crds: CustomResourceDefinitions
         self.proxy: KubeletProxy
+        self.namespace_cache: NamespaceCache | None = None
 
     @property
     def url(self) -> str:
@@ -167,8 +168,14 @@ class APIServer:
         self.crds = CustomResourceDefinitions(self, self._resources_changed)
         self.proxy = KubeletProxy(self.token)
         self.health = Health(self._store_check)
+        namespaces = self.resources.get("", "v1", "namespaces")
+        assert namespaces is not None
+        if namespaces.group_resource not in self._factories:  # a lab's own registry may keep them elsewhere
+            self.namespace_cache = NamespaceCache(self.storage, namespaces.list_prefix())
         self.admission = admission.Admission([
-            admission.NamespaceLifecycle(self._get_namespace),
+            admission.NamespaceLifecycle(
+                self._get_namespace, self.namespace_cache.get if self.namespace_cache else None
+            ),
             admission.ServiceAccount(),
             admission.DefaultTolerationSeconds(
                 config.default_not_ready_toleration_seconds, config.default_unreachable_toleration_seconds
@@ -184,15 +191,21 @@ class APIServer:
         crd_info = self.resources.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         assert crd_info is not None
         await self.crds.load(crd_info)
+        if self.namespace_cache is not None:
+            self.namespace_cache.start()
         self.health.bootstrapped.set()
         log.info("serving on %s (store: %s)", self.url, config.store if self._owns_kv else type(self._kv).__name__)
 
     async def shutdown(self) -> None:
+        if self.namespace_cache is not None:
+            await self.namespace_cache.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         await self.proxy.close()
         await self.storage.stop_compactor()
+        if self.storage.cacher is not None:
+            await self.storage.cacher.stop()
         if self._kv is not None and self._owns_kv:
             await self._kv.close()
 

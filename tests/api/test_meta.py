@@ -1,6 +1,7 @@
 import pytest
 
-from kubelab.api.meta import human_duration
+from kubelab.api import meta
+from kubelab.api.meta import human_duration, now_rfc3339
 
 
 @pytest.mark.parametrize(
@@ -10,3 +11,10 @@ from kubelab.api.meta import human_duration
 )
 def test_ages_print_like_kubectl(seconds, shown):
     assert human_duration(seconds) == shown
+
+
+def test_now_is_written_in_whole_utc_seconds_and_follows_the_clock(monkeypatch):
+    monkeypatch.setattr(meta.time, "time", lambda: 1_790_000_000.7)
+    assert now_rfc3339() == "2026-09-21T14:13:20Z"
+    monkeypatch.setattr(meta.time, "time", lambda: 1_790_000_001.2)
+    assert now_rfc3339() == "2026-09-21T14:13:21Z"

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
+
+_formatted_second: tuple[int, str] = (-1, "")
+"""The last second :func:`now_rfc3339` formatted: every write stamps one or two times, mostly in the same second."""
 
 
 def now_rfc3339() -> str:
     """The current time as Kubernetes writes it: ``2026-11-25T12:00:00Z`` (whole seconds, UTC)."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _formatted_second
+    second = int(time.time())
+    last, formatted = _formatted_second
+    if second != last:
+        formatted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        _formatted_second = (second, formatted)
+    return formatted
 
 
 def now_micro() -> str:

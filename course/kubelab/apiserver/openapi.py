@@ -666,11 +666,11 @@ def _first_type_error(value: Obj, model_name: str, path: str) -> str | None:
         if ft is None or child is None:
             continue
         where = f"{path}.{key}" if path else key
-        struct = _short_name(model_name)
         if ft.container != "scalar":
             wanted = list if ft.container == "list" else dict
             if not isinstance(child, wanted):
-                return (f"json: cannot unmarshal {_json_kind(child)} into Go struct field {struct}.{where} "
+                return (f"json: cannot unmarshal {_json_kind(child)} into Go struct field "
+                        f"{_short_name(model_name)}.{where} "
                         f"of type {_go_type(model_name, key, ft)}")
             elements = child if isinstance(child, list) else list(child.values())
         else:
@@ -682,7 +682,7 @@ def _first_type_error(value: Obj, model_name: str, path: str) -> str | None:
                 shown = _json_kind(element)
                 if shown == "number" and ft.primitive == "integer":
                     shown = f"number {element}"
-                return (f"json: cannot unmarshal {shown} into Go struct field {struct}.{where} "
+                return (f"json: cannot unmarshal {shown} into Go struct field {_short_name(model_name)}.{where} "
                         f"of type {_go_type(model_name, key, ft, element=True)}")
             if ft.model and isinstance(element, dict):
                 found = _first_type_error(element, ft.model, where)

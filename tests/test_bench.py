@@ -30,3 +30,4 @@ def test_bench_api_prints_its_tables():
     assert "Time from start to /readyz" in out
     for operation in ("create", "get", "list 100", "watch delivery"):
         assert f"  {operation}  " in out
+    assert "Load average (1 min) before: " in out

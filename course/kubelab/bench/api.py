@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -218,6 +219,7 @@ def run(argv: list[str]) -> int:
     stores = [s for s in args.stores.split(",") if s]
     n = args.requests
     processes = max(1, min(args.processes, CLIENTS))
+    load_before = os.getloadavg()[0]
 
     ready_rows = []
     for store in stores:
@@ -227,6 +229,9 @@ def run(argv: list[str]) -> int:
                            "ok" if median(samples) <= target else "MISSED"])
     print_table(["store", "ready p50 (s)", "max (s)", "server CPU (s)", "target (s)", ""], ready_rows,
                 "Time from start to /readyz")
+    if sys.flags.dont_write_bytecode:
+        print("PYTHONDONTWRITEBYTECODE is set: each API server compiles kubelab's modules as it starts, "
+              "which an installed kubelab does not do.")
 
     rows = []
     for store in stores:
@@ -259,5 +264,7 @@ def run(argv: list[str]) -> int:
     )
     print("CPU per operation: the API server process's, and all client processes' together "
           "(for a watch event: its create, and the watching client).")
+    print(f"Load average (1 min) before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f}, "
+          f"on {os.cpu_count()} CPUs: the wall-clock figures count time the processes waited for a CPU.")
     return 0
 

@@ -270,6 +270,8 @@ def _kernel_env(home: Path) -> dict[str, str]:
         "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
         "JUPYTER_DATA_DIR": str(home / ".local/share/jupyter"),
         "KUBELAB_HOME": str(home / ".kubelab"),
+        # Embedded clusters hold an address slot; the sandbox has its own loopback, so its own slots.
+        "KUBELAB_SLOT_DIR": str(home / ".kubelab" / "slots"),
         "MPLCONFIGDIR": str(home / ".matplotlib"),
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",

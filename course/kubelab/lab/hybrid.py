@@ -1,27 +1,23 @@
-"""Grade one task at a time: a class that is the reference except for the learner's methods under test.
+"""Grade one task at a time: the reference class with only the learner's functions under test in it.
 
-A lab's tasks are often methods of one class, and each method calls the others. To grade
-``range`` alone, the hidden test runs ``hybrid(MemoryMVCC, MVCC, "range")``: kubelab's own
-store with the learner's ``range`` in it. A bug in the learner's ``put`` then costs points
-in the ``put`` task and nowhere else.
+A lab's tasks are often the methods of one class, each calling the others. To grade ``range``
+alone, a hidden test builds ``hybrid(ReferenceStore, range=range)``: kubelab's own store with
+the learner's ``range`` as its method. A bug in the learner's ``write`` then costs points in
+the ``write`` task and nowhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
-def hybrid(reference: type, learner: type, *methods: str) -> type:
-    """A subclass of ``reference`` whose ``methods`` are the learner's, taken from ``learner``."""
-    missing = [name for name in methods if not hasattr(learner, name)]
-    if missing:
-        raise AttributeError(f"{learner.__name__} has no {', '.join(missing)}")
-    taken: dict[str, Any] = {name: _plain_function(learner, name) for name in methods}
-    return type(f"{reference.__name__}With_{'_'.join(methods)}", (reference,), taken)
-
-
-def _plain_function(owner: type, name: str) -> Any:
-    for klass in owner.__mro__:
-        if name in vars(klass):
-            return vars(klass)[name]
-    return getattr(owner, name)
+def hybrid(reference: type, **methods: Callable[..., Any]) -> type:
+    """A subclass of ``reference`` whose named methods are the given functions (``self`` first)."""
+    unknown = [name for name in methods if not hasattr(reference, name)]
+    if unknown:
+        raise AttributeError(f"{reference.__name__} has no method {', '.join(unknown)} to take from you")
+    not_functions = [name for name, function in methods.items() if not callable(function)]
+    if not_functions:
+        raise TypeError(f"{', '.join(not_functions)} should be a function, not a value")
+    return type(f"{reference.__name__}With_{'_'.join(methods)}", (reference,), dict(methods))

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import random
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from kubelab.grading import CheckFailed, expect_equal, expect_raises, expect_true
@@ -23,9 +25,10 @@ from kubelab.lab.background import Background
 from kubelab.lab.checks import Checks
 from kubelab.lab.hybrid import hybrid
 from kubelab.lab.session import LabCluster, LabError, Output
+from kubelab.process import ProcessFailed
 from kubelab.store.errors import Compacted, FutureRevision, InvalidArgument, StorageError
 from kubelab.store.etcd import EtcdKV
-from kubelab.store.etcd_server import etcd_binary
+from kubelab.store.etcd_server import EtcdServer, etcd_binary
 from kubelab.store.kv import (
     Compare,
     Delete,
@@ -195,6 +198,26 @@ class SyncEtcd:
         self.endpoint = endpoint
         self._background = Background("etcd-client")
         self.kv = EtcdKV(endpoint)
+        self._server: EtcdServer | None = None
+        self._data: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    def start(cls) -> SyncEtcd:
+        """A real etcd of its own, that nothing else writes to; it stops at :meth:`close`.
+
+        Differential tests count revisions from their start, so they need an etcd no cluster
+        writes to meanwhile (a cluster's etcd moves on with every lease renewal and event).
+        """
+        data = tempfile.TemporaryDirectory(prefix="kubelab-etcd-")
+        server = EtcdServer(Path(data.name) / "data", Path(data.name) / "etcd.log", unsafe_no_fsync=True)
+        try:
+            server.start()
+        except ProcessFailed as e:
+            data.cleanup()
+            raise LabError(f"the lab's own etcd did not start: {e}") from e
+        etcd = cls(server.endpoint)
+        etcd._server, etcd._data = server, data
+        return etcd
 
     def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         return self._background.run(coroutine, timeout)
@@ -235,6 +258,10 @@ class SyncEtcd:
         with contextlib.suppress(Exception):
             self._run(self.kv.close(), timeout=5)
         self._background.close()
+        if self._server is not None:
+            self._server.stop()
+        if self._data is not None:
+            self._data.cleanup()
 
 
 def _in(key: bytes, start: bytes, range_end: bytes | None) -> bool:

@@ -42,6 +42,8 @@ def test_bug_specs_are_checked(tmp_path: Path) -> None:
         load_bugs(course, LAB)
 
 
+# Each lab runs its notebook once per planted bug, every run with a cluster of its own.
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("lab", REPO_LABS)
 def test_repository_lab_bites(lab: str) -> None:
     result = check_bites(Course(REPO), lab)

@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "controllers": ("kubelab.bench.controllers:run", "controllers: a Deployment of 100 replicas to 100 pods bound"),
     "pods": ("kubelab.bench.pods:run", "kubelet: pod startup latency (create → Running, → Ready) for 50 and 200 pods"),
     "network": ("kubelab.bench.network:run", "kube-proxy: requests/s through a ClusterIP and a NodePort against direct"),
+    "labs": ("kubelab.bench.labs:run", "labs: each solution notebook's run time in a fresh kernel, and its autograde time"),
 }
 
 

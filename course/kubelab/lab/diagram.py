@@ -61,14 +61,16 @@ def architecture(
     control_plane: Sequence[tuple[str, str]],
     nodes: Mapping[str, Iterable[str]],
     *,
+    addons: Sequence[tuple[str, str]] = (),
     store: str = "etcd",
     title: str = "",
 ) -> Diagram:
     """The cluster as the chapter draws it: the control plane around the API server, and the nodes.
 
-    ``control_plane`` lists ``(component, how it runs)`` (``("scheduler", "pid 4242")``);
-    ``nodes`` maps each node to the pods on it. Every arrow is an API call: only the API
-    server touches the store.
+    ``control_plane`` and ``addons`` list ``(component, how it runs)`` (``("scheduler", "pid 4242")``);
+    ``nodes`` maps each node to the pods on it. Each node runs a kubelet, a kube-proxy and a
+    container runtime. Every arrow to the API server is an API call: only the API server
+    touches the store.
     """
     lines = ["digraph cluster {", "  rankdir=TB; compound=true;",
              '  node [shape=box, style="rounded,filled", fillcolor="#eef2ff", fontname="Helvetica"];',
@@ -78,22 +80,28 @@ def architecture(
     lines.append('  subgraph cluster_control_plane { label="control plane"; style=dashed;')
     lines.append(_node("apiserver", "kube-apiserver", fillcolor="#c7d2fe"))
     lines.append(_node("store", store, shape="cylinder", fillcolor="#fde68a"))
-    for component, how in control_plane:
-        if component != "apiserver":
-            lines.append(_node(component, f"{component}\n{how}" if how else component))
+    lines += [_node(component, f"{component}\n{how}" if how else component) for component, how in control_plane]
     lines.append("  }")
+    if addons:
+        lines.append('  subgraph cluster_addons { label="add-ons"; style=dashed;')
+        lines += [_node(component, f"{component}\n{how}" if how else component, fillcolor="#f3e8ff")
+                  for component, how in addons]
+        lines.append("  }")
     lines.append('  "apiserver" -> "store" [label="only the API server\\nreads and writes"];')
-    for component, _ in control_plane:
-        if component != "apiserver":
-            lines.append(f'  {_quote(component)} -> "apiserver" [label="watch / update"];')
+    for component, _ in [*control_plane, *addons]:
+        lines.append(f'  {_quote(component)} -> "apiserver" [label="watch / update"];')
     for node, pods in nodes.items():
-        key = f"node:{node}"
+        kubelet, proxy, runtime = f"kubelet:{node}", f"kube-proxy:{node}", f"runtime:{node}"
         lines.append(f"  subgraph {_quote('cluster_' + node)} {{ label={_quote(node)}; style=rounded;")
-        lines.append(_node(key, f"kubelet\n({node})", fillcolor="#d1fae5"))
+        lines.append(_node(kubelet, "kubelet", fillcolor="#d1fae5"))
+        lines.append(_node(proxy, "kube-proxy", fillcolor="#d1fae5"))
+        lines.append(_node(runtime, "container runtime", fillcolor="#ecfdf5"))
+        lines.append(f'  {_quote(kubelet)} -> {_quote(runtime)} [label="CRI: run\\ncontainers"];')
         for pod in pods:
             lines.append(_node(f"pod:{node}:{pod}", pod, shape="ellipse", fillcolor="#ffffff"))
-            lines.append(f"  {_quote(key)} -> {_quote(f'pod:{node}:{pod}')} [style=dotted, arrowhead=none];")
+            lines.append(f"  {_quote(runtime)} -> {_quote(f'pod:{node}:{pod}')} [style=dotted, arrowhead=none];")
         lines.append("  }")
-        lines.append(f'  {_quote(key)} -> "apiserver" [label="node status,\\nits pods"];')
+        lines.append(f'  {_quote(kubelet)} -> "apiserver" [label="node status,\\nits pods"];')
+        lines.append(f'  {_quote(proxy)} -> "apiserver" [label="Services,\\nendpoints"];')
     lines.append("}")
     return Diagram("\n".join(lines) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from kubelab.cluster import ADDONS
 from kubelab.grading import expect_equal, expect_true
 from kubelab.lab.checks import Checks
 from kubelab.lab.diagram import Diagram, architecture
@@ -18,6 +19,9 @@ Obj = dict[str, Any]
 
 CONTROL_PLANE_PODS = ("etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager")
 """How a kubeadm or kind control plane names its static pods in ``kube-system``."""
+
+NODE_PARTS = ("kubelet-", "kube-proxy-", "container-runtime-")
+"""The per-node processes of an embedded cluster: drawn inside each node, not in the control plane."""
 
 
 def architecture_of(cluster: LabCluster) -> Diagram:
@@ -29,11 +33,14 @@ def architecture_of(cluster: LabCluster) -> Diagram:
         node = pod["spec"].get("nodeName")
         if node in on_node and pod["metadata"]["namespace"] != "kube-system":
             on_node[node].append(pod["metadata"]["name"])
+    addons: list[tuple[str, str]] = []
     if cluster.cluster is not None:
         embedded = cluster.cluster
-        parts = [(name, f"process {process.pid}") for name, process in embedded.processes.items()
-                 if not name.startswith(("kubelet-", "container-runtime-"))]
-        parts += [(name, "in your kernel") for name in embedded.replaced]
+        running = {name: f"process {process.pid}" for name, process in embedded.processes.items()
+                   if not name.startswith(NODE_PARTS)}
+        running |= {name: "in your kernel" for name in embedded.replaced}
+        parts = [(name, how) for name, how in running.items() if name not in ADDONS]
+        addons = [(name, how) for name, how in running.items() if name in ADDONS]
         store = "etcd" if embedded.store == "etcd" else "in-memory MVCC store"
         title = f"kubelab cluster at {embedded.url}"
     else:
@@ -45,7 +52,8 @@ def architecture_of(cluster: LabCluster) -> Diagram:
                     parts.append((component, f"pod on {pod['spec'].get('nodeName')}"))
         store = "etcd"
         title = f"{cluster.backend} cluster"
-    return architecture(parts, {node: sorted(names) for node, names in on_node.items()}, store=store, title=title)
+    return architecture(parts, {node: sorted(names) for node, names in on_node.items()}, addons=addons, store=store,
+                        title=title)
 
 
 def pod(

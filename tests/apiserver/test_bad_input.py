@@ -38,6 +38,8 @@ CASES = [
      'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field'),
     ("bad limit", "GET", CM + "?limit=lots", None, {}, 400, "BadRequest", 'invalid value for "limit"'),
     ("bad resourceVersion", "GET", CM + "?resourceVersion=abc", None, {}, 400, "BadRequest", "invalid resource version"),
+    ("delete every namespace", "DELETE", "/api/v1/namespaces", None, {}, 405, "MethodNotAllowed",
+     "the server does not allow this method on the requested resource"),
     ("future resourceVersion", "GET", CM + "/ok?resourceVersion=999999999", None, {}, 504, "Timeout",
      "Too large resource version"),
 ]

@@ -103,7 +103,10 @@ def _grouped(group: str, kind: str, plural: str, namespaced: bool = True, **kw: 
 
 
 BUILTIN: tuple[ResourceInfo, ...] = (
-    _core("Namespace", "namespaces", False, short_names=("ns",), subresources=("status", "finalize")),
+    _core(
+        "Namespace", "namespaces", False, short_names=("ns",), subresources=("status", "finalize"),
+        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+    ),
     _core(
         "Pod", "pods", short_names=("po",), categories=("all",),
         subresources=("status", "binding", "eviction", "log", "exec", "attach", "portforward"),

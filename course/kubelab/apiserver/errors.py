@@ -144,6 +144,11 @@ def method_not_supported(gr: GroupResource, action: str) -> StatusError:
     )
 
 
+def method_not_allowed() -> StatusError:
+    """A verb the resource does not serve at all (the route does not exist, as in go-restful)."""
+    return StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+
 def not_acceptable(message: str) -> StatusError:
     return StatusError(406, "NotAcceptable", message)
 

@@ -232,7 +232,7 @@ class APIHandler:
         discovery = self.server.discovery
         parts = [p for p in http.path.split("/") if p]
         if http.method not in ("GET", "HEAD"):
-            raise errors.StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise errors.method_not_allowed()
         if len(parts) == 1:
             target = negotiation.negotiate(http.headers.get("Accept", ""), discovery=True)
             if target.kind:
@@ -284,6 +284,8 @@ class APIHandler:
                 raise errors.method_not_supported(req.gr, info.verb)
             return await self._named_create(req)
         verb = info.verb
+        if verb not in req.resource.verbs:  # e.g. deletecollection on namespaces: no such route upstream
+            raise errors.method_not_allowed()
         if verb == "get":
             return await self._get(req)
         if verb == "list":

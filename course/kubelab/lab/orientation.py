@@ -131,6 +131,35 @@ SAMPLE_EVENTS = [
 """Events as ``kubectl get events -o json`` lists them; the last one is reported the newer way."""
 
 
+def deployment(name: str, replicas: int | None, ready: int | None) -> Obj:
+    """A Deployment as the API returns it, cut down to its name, desired and ready replicas (``None``: not set)."""
+    spec: Obj = {"selector": {"matchLabels": {"app": name}}}
+    if replicas is not None:
+        spec["replicas"] = replicas
+    status: Obj = {} if ready is None else {"readyReplicas": ready}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
+            "spec": spec, "status": status}
+
+
+SAMPLE_DEPLOYMENTS = [
+    deployment("web", 3, 3),
+    deployment("api", 3, 1),
+    deployment("new", 2, None),
+    deployment("scaled-down", 1, 2),
+    deployment("single", None, 1),
+    deployment("off", 0, None),
+]
+"""Six Deployments: at their desired replicas, short of them, over them, and with fields left out."""
+
+
+def random_deployments(rng: random.Random) -> list[Obj]:
+    """Up to ten Deployments with distinct names, some with ``replicas`` or ``readyReplicas`` left out."""
+    return [
+        deployment(f"app-{i}", rng.choice([None, 0, 1, 2, 3, 5]), rng.choice([None, 0, 1, 2, 3, 5]))
+        for i in rng.sample(range(100), rng.randrange(0, 10))
+    ]
+
+
 def random_pod(rng: random.Random, name: str) -> Obj:
     """A pod in a random situation, for the hidden tests."""
     images = tuple(rng.choice(["nginx", "nginx:1.25", "busybox", "kubelab/web:v1", "python:3.12"])
@@ -239,3 +268,12 @@ def _who_did_what(who_did_what: Any) -> None:
                                                       "kubelet": ["Killing", "Pulling", "Started"]},
                  what='who_did_what(SAMPLE_EVENTS, "web")')
     expect_equal(who_did_what(SAMPLE_EVENTS, "nobody"), {}, what='who_did_what(SAMPLE_EVENTS, "nobody")')
+
+
+@check.task("lagging_deployments", "lagging_deployments", title="lagging_deployments")
+def _lagging_deployments(lagging_deployments: Any) -> None:
+    expect_equal(lagging_deployments(SAMPLE_DEPLOYMENTS), {"api": "1/3", "new": "0/2", "scaled-down": "2/1"},
+                 what="lagging_deployments(SAMPLE_DEPLOYMENTS)")
+    expect_equal(lagging_deployments([deployment("default", None, None)]), {"default": "0/1"},
+                 what="lagging_deployments of a Deployment with no replicas and no readyReplicas (1 is the default)")
+    expect_equal(lagging_deployments([]), {}, what="lagging_deployments([])")

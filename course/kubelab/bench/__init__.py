@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import statistics
 import sys
 from collections.abc import Sequence
@@ -45,6 +46,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title:
 
 def _fmt(value: object) -> str:
     if isinstance(value, float):
+        if math.isnan(value):
+            return "—"  # not measured, or not meaningful for this row
         return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
     return str(value)
 

@@ -194,3 +194,17 @@ def test_killing_the_api_server_mid_write_loses_no_acknowledged_write():
         stored = {cm["metadata"]["name"] for cm in configmaps.list("default")["items"]}
         assert set(acknowledged) <= stored
         assert len(acknowledged) >= 40
+
+
+def test_a_killed_etcd_comes_back_at_its_address_and_the_api_server_carries_on():
+    with Cluster(store="etcd") as c:
+        c.kubectl("create", "configmap", "before", "--from-literal=k=v")
+        assert c.etcd is not None
+        endpoint = c.etcd.endpoint
+        c.kill_component("etcd")
+        c.restart_component("etcd")
+        assert c.etcd.endpoint == endpoint
+        eventually(lambda: c.kubectl("create", "configmap", "after", check=False).returncode == 0,
+                   what="the API server to write through the restarted etcd")
+        names = c.kubectl("get", "cm", "-o", "name").stdout.split()
+        assert {"configmap/before", "configmap/after"} <= set(names)

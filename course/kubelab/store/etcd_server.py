@@ -25,7 +25,9 @@ def free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    """Whether etcd could listen on ``port`` now (Go sets SO_REUSEADDR, so TIME_WAIT leftovers do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -64,7 +66,16 @@ class EtcdServer:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.client_port}"
 
-    def _choose_ports(self) -> None:
+    def _choose_ports(self, wait: float = 10.0) -> None:
+        if self.client_port:
+            # A restart: the API server knows this address, so etcd must come back on it.
+            deadline = time.monotonic() + wait
+            while not (_port_free(self.client_port) and _port_free(self.peer_port)):
+                if time.monotonic() > deadline:
+                    raise ProcessFailed(f"etcd cannot come back: its ports {self.client_port} and "
+                                        f"{self.peer_port} are still taken by another process")
+                time.sleep(0.05)
+            return
         try:
             saved = json.loads(self.ports_file.read_text())
             if _port_free(saved["client"]) and _port_free(saved["peer"]):

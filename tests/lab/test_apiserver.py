@@ -17,10 +17,12 @@ from kubelab.lab.apiserver import (
     ReferenceConfigMaps,
     StatusError,
     check,
+    random_changes,
     random_labels,
     random_selector,
     registry_factory,
     run,
+    watch_outcome,
     with_yours,
 )
 
@@ -155,3 +157,24 @@ def test_an_unwritten_registry_says_which_function_is_missing():
         assert "create_configmap is not written yet" in said
         said = cluster.kubectl("get configmaps", check=False)
         assert "list_configmaps is not written yet" in said
+
+
+def test_random_changes_only_update_or_delete_what_exists():
+    rng = random.Random(5)
+    for _ in range(200):
+        existing = set()
+        for verb, namespace, name, _labels in random_changes(rng):
+            assert (verb == "create") == ((namespace, name) not in existing)
+            (existing.discard if verb == "delete" else existing.add)((namespace, name))
+
+
+def test_a_watch_that_forgets_the_selector_sees_other_events_than_the_reference():
+    changes = [("create", "default", "a", {"app": "a"}), ("create", "default", "b", {}),
+               ("update", "default", "a", {}), ("delete", "default", "b", {})]
+    want = run(watch_outcome(with_yours(), changes, 0, "default", "app"))
+    assert want == [("ADDED", "default", "a"), ("DELETED", "default", "a")]
+    assert run(watch_outcome(with_yours(watch_configmaps=ReferenceConfigMaps.watch_configmaps), changes, 0, "default", "app",
+                             expected=2)) == want
+    unfiltered = run(watch_outcome(with_yours(watch_configmaps=watch_everything), changes, 0, "default", "app", expected=2))
+    assert unfiltered == [("ADDED", "default", "a"), ("ADDED", "default", "b"), ("MODIFIED", "default", "a"),
+                          ("DELETED", "default", "b")]

@@ -11,6 +11,7 @@ kubelab, used to grade each function on its own.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import random
 import string
@@ -60,10 +61,16 @@ __all__ = [
     "is_config_map_key",
     "new_uid",
     "now_rfc3339",
+    "random_changes",
     "random_configmap",
+    "random_labels",
+    "random_selector",
     "registry_factory",
+    "run",
     "storage_errors",
     "validate_object_meta",
+    "watch_outcome",
+    "with_yours",
 ]
 
 
@@ -324,7 +331,62 @@ def random_selector(rng: random.Random) -> str:
 
 
 def random_labels(rng: random.Random) -> dict[str, str]:
+    """Labels with some of the keys ``random_selector`` asks about."""
     return {k: rng.choice(["a", "b", "c"]) for k in rng.sample(["app", "tier", "env", "team"], rng.randrange(0, 5))}
+
+
+Change = tuple[str, str, str, dict[str, str]]
+
+
+def random_changes(rng: random.Random, length: int = 12) -> list[Change]:
+    """Creates, relabellings and deletes of a few ConfigMaps in two namespaces: ``(verb, namespace, name, labels)``."""
+    changes: list[Change] = []
+    existing: set[tuple[str, str]] = set()
+    for _ in range(rng.randrange(1, length)):
+        where = (rng.choice(["default", "x"]), rng.choice(["a", "b", "c"]))
+        verb = rng.choice(["update", "update", "delete"]) if where in existing else "create"
+        (existing.discard if verb == "delete" else existing.add)(where)
+        changes.append((verb, *where, random_labels(rng)))
+    return changes
+
+
+def relabelled(labels: dict[str, str]) -> Callable[[Obj], Obj]:
+    """An update of ``guaranteed_update`` that gives the object ``labels``."""
+    return lambda cm: {**cm, "metadata": {**cm["metadata"], "labels": labels}}
+
+
+async def watch_outcome(
+    registry: ReferenceConfigMaps, changes: list[Change], start: int, namespace: str, selector: str,
+    expected: int | None = None, idle: float = 0.25,
+) -> list[tuple[str, str, str]]:
+    """Make ``changes``, then watch from the resourceVersion before change ``start``: ``(type, namespace, name)`` of each event.
+
+    The watch ends when no event came for ``idle`` seconds, or, with ``expected``, one quiet
+    ``idle`` after that many events (so that extra events are seen too).
+    """
+    revisions = [await registry.storage.current_revision()]
+    for verb, ns, name, labels in changes:
+        key = registry.info.key(ns, name)
+        if verb == "create":
+            await ReferenceConfigMaps.create_configmap(registry, ns, {"metadata": {"name": name, "labels": labels}})
+        elif verb == "update":
+            await registry.storage.guaranteed_update(key, relabelled(labels))
+        else:
+            await registry.storage.delete(key)
+        revisions.append(await registry.storage.current_revision())
+    options = ListOptions(label_selector=LabelSelector.parse(selector), resource_version=str(revisions[start]))
+    seen: list[tuple[str, str, str]] = []
+    events = registry.watch_configmaps(namespace, options).__aiter__()
+    try:
+        while True:
+            wait = idle if expected is None or len(seen) >= expected else 5.0
+            try:
+                event = await asyncio.wait_for(events.__anext__(), wait)
+            except (TimeoutError, StopAsyncIteration):
+                return seen
+            seen.append((event.type, event.object["metadata"]["namespace"], event.object["metadata"]["name"]))
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
 
 
 # -- the visible checks ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from kubelab import lab
 from kubelab.api.selectors import LabelSelector
+from kubelab.apiserver.resources.podspec import default_container
 from kubelab.grading import CheckFailed
 from kubelab.lab.apiserver import (
     LabRegistry,
@@ -17,9 +18,12 @@ from kubelab.lab.apiserver import (
     ReferenceConfigMaps,
     StatusError,
     check,
+    defaulted,
     random_changes,
+    random_container,
     random_labels,
     random_selector,
+    reference_defaults,
     registry_factory,
     run,
     watch_outcome,
@@ -32,13 +36,15 @@ PURE = ("validate_configmap", "invalid", "prepare_for_create", "selector_matches
 def reference_functions() -> dict[str, object]:
     """The reference's functions as a notebook defines them: plain ones without, async ones with ``registry``."""
     reference = with_yours()
-    return {task: getattr(reference, task) if task in PURE else getattr(ReferenceConfigMaps, task) for task in check.tasks}
+    functions = {task: getattr(reference, task) if task in PURE else getattr(ReferenceConfigMaps, task)
+                 for task in check.tasks if task != "default_container"}
+    return {**functions, "default_container": default_container}
 
 
 def test_the_reference_passes_every_visible_check():
     outcomes = check.report(reference_functions())
     assert [(o.task, o.reason) for o in outcomes if not o.ok] == []
-    assert len(outcomes) == 9
+    assert len(outcomes) == 10
 
 
 def test_an_unwritten_function_is_reported_as_not_written():
@@ -89,6 +95,28 @@ def test_a_visible_check_says_what_a_broken_function_got_wrong(task, broken, sai
     with pytest.raises(CheckFailed) as failed:
         check(task, broken)
     assert said in str(failed.value)
+
+
+def pull_policy_from_the_last_colon(container):
+    """Defaulting that takes a registry's port for a tag."""
+    default_container(container)
+    if "@" not in container["image"]:
+        tag = container["image"].rsplit(":", 1)[-1] if ":" in container["image"] else "latest"
+        container["imagePullPolicy"] = "Always" if tag == "latest" else "IfNotPresent"
+
+
+def test_the_defaulting_check_knows_a_registry_port_is_no_tag():
+    with pytest.raises(CheckFailed, match="the imagePullPolicy of image registry.local:5000/app"):
+        check("default_container", pull_policy_from_the_last_colon)
+
+
+def test_the_reference_defaults_only_what_is_missing():
+    rng = random.Random(3)
+    for _ in range(300):
+        container = random_container(rng)
+        defaults = defaulted(reference_defaults(container))
+        assert {k: v for k, v in defaulted(container).items() if v is not None and k != "ports"}.items() <= defaults.items()
+        assert all(port.get("protocol") in ("TCP", "UDP") for port in defaults["ports"] or [])
 
 
 def test_a_learners_function_runs_inside_the_reference():

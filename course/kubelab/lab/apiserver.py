@@ -1,7 +1,7 @@
 """Lab 02, the API server: the request path of one resource (ConfigMaps), the reference, the checks.
 
 The learner writes the steps a request for a ConfigMap goes through inside the API server
-(validation, the 422 Status, what the server sets on create, create, get, label selectors,
+(validation, the 422 Status, a container's defaults, what the server sets on create, create, get, label selectors,
 list, update with optimistic concurrency, watch). :class:`LabRegistry` turns those functions
 into the :class:`~kubelab.apiserver.registry.Registry` the API server calls, so that
 ``lab.start(..., registries={"configmaps": registry_factory(MyConfigMaps)})`` serves
@@ -35,6 +35,7 @@ from kubelab.apiserver.registry import (
     generate_name,
 )
 from kubelab.apiserver.resources import strategy_for
+from kubelab.apiserver.resources.podspec import default_container
 from kubelab.grading import expect_equal, expect_raises, expect_true
 from kubelab.lab.background import Background
 from kubelab.lab.checks import Checks
@@ -55,6 +56,7 @@ __all__ = [
     "StatusError",
     "check",
     "configmaps_info",
+    "defaulted",
     "errors",
     "field",
     "generate_name",
@@ -62,9 +64,11 @@ __all__ = [
     "new_uid",
     "now_rfc3339",
     "random_changes",
+    "random_container",
     "random_configmap",
     "random_labels",
     "random_selector",
+    "reference_defaults",
     "registry_factory",
     "run",
     "storage_errors",
@@ -314,6 +318,38 @@ def random_configmap(rng: random.Random, name: str = "") -> Obj:
     return cm
 
 
+IMAGES = ("nginx", "nginx:1.25", "nginx:latest", "registry.local:5000/team/app", "registry.local:5000/team/app:v2",
+          "busybox@sha256:" + "ab" * 32, "python:3.12@sha256:" + "cd" * 32, "ghcr.io/org/tool")
+DEFAULTED = ("imagePullPolicy", "terminationMessagePath", "terminationMessagePolicy", "ports")
+
+
+def random_container(rng: random.Random) -> Obj:
+    """A container as a client sends it: some images, some fields already set, some ports."""
+    container: Obj = {"name": rng.choice(["app", "sidecar"]), "image": rng.choice(IMAGES)}
+    if rng.random() < 0.3:
+        container["imagePullPolicy"] = rng.choice(["Always", "IfNotPresent", "Never"])
+    if rng.random() < 0.2:
+        container["terminationMessagePath"] = "/tmp/done"
+    if rng.random() < 0.2:
+        container["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    if rng.random() < 0.5:
+        container["ports"] = [{"containerPort": 8000 + i, **({"protocol": "UDP"} if rng.random() < 0.3 else {})}
+                              for i in range(rng.randrange(1, 3))]
+    return container
+
+
+def defaulted(container: Obj) -> Obj:
+    """The fields of ``container`` that the lab's defaulting fills in, with its name and image."""
+    return {key: container.get(key) for key in ("name", "image", *DEFAULTED)}
+
+
+def reference_defaults(container: Obj) -> Obj:
+    """A copy of ``container`` with the API server's own container defaults."""
+    copied = copy.deepcopy(container)
+    default_container(copied)
+    return copied
+
+
 def random_selector(rng: random.Random) -> str:
     """A label selector in the forms the lab covers: =, ==, !=, in, notin, exists, !exists."""
     parts = []
@@ -434,6 +470,25 @@ def _invalid(invalid: Any) -> None:
     expect_equal(invalid("web", two).message,
                  'ConfigMap "web" is invalid: [data[a b]: Invalid value: "a b": bad key, metadata.name: Required value]',
                  what="the message with two field errors")
+
+
+@check.task("default_container", "default_container")
+def _default_container(default_container: Any) -> None:
+    bare: Obj = {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}
+    default_container(bare)
+    expect_equal(defaulted(bare), {"name": "app", "image": "nginx", "imagePullPolicy": "Always",
+                                   "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+                                   "ports": [{"containerPort": 80, "protocol": "TCP"}]},
+                 what="the container {'name': 'app', 'image': 'nginx', 'ports': [{'containerPort': 80}]} after defaulting")
+    for image, policy in (("nginx:1.25", "IfNotPresent"), ("nginx:latest", "Always"), ("registry.local:5000/app", "Always"),
+                          ("busybox@sha256:" + "ab" * 32, "IfNotPresent")):
+        container: Obj = {"name": "app", "image": image}
+        default_container(container)
+        expect_equal(container.get("imagePullPolicy"), policy, what=f"the imagePullPolicy of image {image}")
+    chosen: Obj = {"name": "app", "image": "nginx", "imagePullPolicy": "Never", "ports": [{"containerPort": 53, "protocol": "UDP"}]}
+    default_container(chosen)
+    expect_equal([chosen["imagePullPolicy"], chosen["ports"]], ["Never", [{"containerPort": 53, "protocol": "UDP"}]],
+                 what="[imagePullPolicy, ports] the client set, after defaulting")
 
 
 @check.task("prepare_for_create", "prepare_for_create")

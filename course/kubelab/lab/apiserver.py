@@ -391,17 +391,23 @@ def relabelled(labels: dict[str, str]) -> Callable[[Obj], Obj]:
     return lambda cm: {**cm, "metadata": {**cm["metadata"], "labels": labels}}
 
 
+LAST = "zz-last"
+SENTINEL_LABELS: tuple[dict[str, str], ...] = ({}, {"app": "a"}, {"app": "b"}, {"app": "c"})
+
+
 async def watch_outcome(
-    registry: ReferenceConfigMaps, changes: list[Change], start: int, namespace: str, selector: str,
-    expected: int | None = None, idle: float = 0.25,
+    registry: ReferenceConfigMaps, changes: list[Change], start: int, namespace: str, selector: str, timeout: float = 10.0,
 ) -> list[tuple[str, str, str]]:
     """Make ``changes``, then watch from the resourceVersion before change ``start``: ``(type, namespace, name)`` of each event.
 
-    The watch ends when no event came for ``idle`` seconds, or, with ``expected``, one quiet
-    ``idle`` after that many events (so that extra events are seen too).
+    One last ConfigMap, ``zz-last``, is created after the changes where the watch must see it;
+    the watch ends with it (or after ``timeout`` seconds without an event), so no timing decides
+    which events count.
     """
+    matching = LabelSelector.parse(selector)
+    last_labels = next(labels for labels in SENTINEL_LABELS if matching.matches(labels))
     revisions = [await registry.storage.current_revision()]
-    for verb, ns, name, labels in changes:
+    for verb, ns, name, labels in [*changes, ("create", namespace or "default", LAST, last_labels)]:
         key = registry.info.key(ns, name)
         if verb == "create":
             await ReferenceConfigMaps.create_configmap(registry, ns, {"metadata": {"name": name, "labels": labels}})
@@ -410,15 +416,16 @@ async def watch_outcome(
         else:
             await registry.storage.delete(key)
         revisions.append(await registry.storage.current_revision())
-    options = ListOptions(label_selector=LabelSelector.parse(selector), resource_version=str(revisions[start]))
+    options = ListOptions(label_selector=matching, resource_version=str(revisions[start]))
     seen: list[tuple[str, str, str]] = []
     events = registry.watch_configmaps(namespace, options).__aiter__()
     try:
         while True:
-            wait = idle if expected is None or len(seen) >= expected else 5.0
             try:
-                event = await asyncio.wait_for(events.__anext__(), wait)
+                event = await asyncio.wait_for(events.__anext__(), timeout)
             except (TimeoutError, StopAsyncIteration):
+                return seen
+            if event.object["metadata"]["name"] == LAST:
                 return seen
             seen.append((event.type, event.object["metadata"]["namespace"], event.object["metadata"]["name"]))
     finally:

@@ -75,8 +75,10 @@ def test_node_unschedulable(tolerations, expected) -> None:
         ({"memory": "1"}, [{"memory": "8Gi"}], {}, (UNSCHED, ("Insufficient memory",))),
         ({}, [{}], {"pods": "1"}, (UNSCHED, ("Too many pods",))),
         ({"cpu": "100m"}, [], {"cpu": "0"}, (UNSCHED, ("Insufficient cpu",))),
+        ({"cpu": "100m"}, [{"memory": "9Gi"}], {}, None),
     ],
-    ids=["fits", "exactly-full", "one-milli-over", "both", "memory", "pod-count", "no-cpu"],
+    ids=["fits", "exactly-full", "one-milli-over", "both", "memory", "pod-count", "no-cpu",
+         "overcommitted-memory-cpu-only-pod"],
 )
 def test_fit_filter(request_, existing, node_kw, expected) -> None:
     placed = [pod(f"e{i}", node_name="n1", **r) for i, r in enumerate(existing)]

@@ -28,14 +28,17 @@ def insufficient_resources(request: Resource, node: NodeInfo) -> list[str]:
         reasons.append("Too many pods")
     if not (request.milli_cpu or request.memory or request.ephemeral_storage or request.scalar):
         return reasons
-    if allocatable.milli_cpu < request.milli_cpu + requested.milli_cpu:
+    # Only what the pod asks for: a node already overcommitted on memory still takes a CPU-only pod.
+    if request.milli_cpu > 0 and allocatable.milli_cpu < request.milli_cpu + requested.milli_cpu:
         reasons.append("Insufficient cpu")
-    if allocatable.memory < request.memory + requested.memory:
+    if request.memory > 0 and allocatable.memory < request.memory + requested.memory:
         reasons.append("Insufficient memory")
-    if allocatable.ephemeral_storage < request.ephemeral_storage + requested.ephemeral_storage:
+    if request.ephemeral_storage > 0 and (
+        allocatable.ephemeral_storage < request.ephemeral_storage + requested.ephemeral_storage
+    ):
         reasons.append("Insufficient ephemeral-storage")
     for name, amount in request.scalar.items():
-        if allocatable.scalar.get(name, 0) < amount + requested.scalar.get(name, 0):
+        if amount > 0 and allocatable.scalar.get(name, 0) < amount + requested.scalar.get(name, 0):
             reasons.append(f"Insufficient {name}")
     return reasons
 

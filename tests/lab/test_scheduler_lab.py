@@ -134,7 +134,7 @@ def test_the_lab_scheduler_runs_beside_a_real_clusters_own_under_its_schedulerna
         mine = cluster.run(my_scheduler_class(namespace)("my-scheduler", schedule=namespace["schedule"]))
         for name in ("ours-1", "ours-2"):
             cluster.create(pod(name, cpu="100m", scheduler="my-scheduler"))
-        cluster.create(pod("ours-too-big", cpu="64", scheduler="my-scheduler"))
+        cluster.create(pod("ours-too-big", cpu="1000", scheduler="my-scheduler"))
         for name in ("theirs-1", "theirs-2"):
             cluster.create(pod(name, cpu="100m"))
         pods = cluster.client.resource("v1", "pods")

@@ -825,11 +825,11 @@ def _loop_check(function: Any, cluster: LabCluster, method: str) -> None:
     scheduler = scheduler_with(method, function, f"check-{method.replace('_', '-')}")
     suffix = random.Random().randrange(10**6)
     fits, too_big = f"fits-{suffix}", f"too-big-{suffix}"
-    seen = outcomes(cluster, [pod(fits, cpu="100m"), pod(too_big, cpu="64")], scheduler=scheduler)
+    seen = outcomes(cluster, [pod(fits, cpu="100m"), pod(too_big, cpu="1000")], scheduler=scheduler)
     expect_true(seen[fits] in NODE_SETUP and seen[fits] != "node-3",
                 f"pod {fits} (100m) should be bound to node-1 or node-2, but it ended {seen[fits]!r}")
     want = "failed: 0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu."
-    expect_equal(seen[too_big], want, what=f"what happened to pod {too_big} (64 CPUs)")
+    expect_equal(seen[too_big], want, what=f"what happened to pod {too_big} (1000 CPUs)")
     if method == "bind":
         scheduled = [e for e in events_about(cluster, fits) if e["reason"] == "Scheduled"]
         expect_true(bool(scheduled), f"pod {fits} was bound, but no Scheduled event says so")

@@ -637,13 +637,14 @@ def random_pod(rng: random.Random, name: str) -> Obj:
         spec["nodeSelector"] = {"disk": rng.choice(["ssd", "hdd"])}
     affinity: Obj = {}
     if rng.random() < 0.3:
-        terms = [{"matchExpressions": [_random_expression(rng) for _ in range(rng.randrange(0, 3))]}
-                 for _ in range(rng.randrange(1, 3))]
-        affinity["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}
+        node_terms = [{"matchExpressions": [_random_expression(rng) for _ in range(rng.randrange(0, 3))]}
+                      for _ in range(rng.randrange(1, 3))]
+        affinity["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": node_terms}}
     if rng.random() < 0.35:
-        terms = [{"topologyKey": rng.choice(["kubernetes.io/hostname", ZONE]),
-                  "labelSelector": {"matchLabels": {"app": rng.choice(["web", "db", "cache"])} if rng.random() < 0.9 else {}}}
-                 for _ in range(rng.randrange(1, 3))]
+        terms: list[Obj] = [{"topologyKey": rng.choice(["kubernetes.io/hostname", ZONE]),
+                              "labelSelector": {"matchLabels": {"app": rng.choice(["web", "db", "cache"])}
+                                                if rng.random() < 0.9 else {}}}
+                             for _ in range(rng.randrange(1, 3))]
         for term in terms:
             if rng.random() < 0.2:
                 term["namespaces"] = rng.sample(["default", "team-a"], rng.randrange(1, 3))

@@ -72,3 +72,15 @@ def test_an_explicit_zero_in_a_pointer_field_survives(cluster):
 def test_broken_protobuf_is_refused_with_a_reason(body, message):
     with pytest.raises(protobuf.ProtobufError, match=message):
         protobuf.decode(body)
+
+
+def test_the_schema_read_from_kubectl_is_cached_and_a_broken_cache_is_read_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBELAB_HOME", str(tmp_path))
+    binary = protobuf.kubectl_binaries()[0]
+    first = protobuf._schema_of(binary)
+    cache = protobuf._cache_file(binary)
+    assert cache.is_file() and first
+    assert protobuf._schema_of(binary) == first
+    cache.write_text('{"half a file')
+    assert protobuf._schema_of(binary) == first
+    assert protobuf._load(cache.read_text()) == first

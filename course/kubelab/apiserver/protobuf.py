@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
+import hashlib
 import json
 import os
 import re
@@ -26,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kubelab import paths
 
 MAGIC = b"k8s\x00"
 _GZIP_HEADER = re.compile(rb"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")
@@ -201,13 +204,52 @@ def _align_with_json(messages: dict[str, Message]) -> None:
                 f.inline = True
 
 
+def _cache_file(binary: Path) -> Path:
+    """Where the schema read from ``binary`` is kept: reading a kubectl binary takes seconds."""
+    stat = binary.stat()
+    key = hashlib.sha256(f"{binary}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return paths.home() / "cache" / f"kubectl-protobuf-{key}.json"
+
+
+def _dump(messages: dict[str, Message]) -> str:
+    return json.dumps({
+        name: [msg.map_entry, {n: [f.name, f.type, f.repeated, f.type_name, f.inline] for n, f in msg.fields.items()}]
+        for name, msg in messages.items()
+    })
+
+
+def _load(text: str) -> dict[str, Message]:
+    return {
+        name: Message(name, {int(n): Field(*f) for n, f in fields.items()}, map_entry)
+        for name, (map_entry, fields) in json.loads(text).items()
+    }
+
+
+def _schema_of(binary: Path) -> dict[str, Message]:
+    cache = _cache_file(binary)
+    try:
+        return _load(cache.read_text())
+    except (OSError, ValueError, TypeError):
+        pass  # not read yet, or a cache from another version of this module: read the binary
+    messages = _descriptors_in(binary)
+    if messages:
+        _align_with_json(messages)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(_dump(messages))
+            partial.replace(cache)
+        except OSError:
+            pass  # a read-only home: read the binary again next time
+    return messages
+
+
 @functools.cache
 def schema() -> dict[str, Message]:
     """Every API message type, from the newest kubectl binary found."""
     for binary in kubectl_binaries():
-        messages = _descriptors_in(binary)
+        messages = _schema_of(binary)
         if messages:
-            _align_with_json(messages)
             return messages
     return {}
 

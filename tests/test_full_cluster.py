@@ -7,7 +7,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import kubernetes
 import pytest
+from kubernetes.stream import portforward
 
 from kubelab.cluster import CONTROL_PLANE, FULL, Cluster
 from kubelab.network import host_port
@@ -161,3 +163,20 @@ def test_a_nodeport_a_load_balancer_and_an_ingress_expose_the_app(cluster, backe
         what="the Ingress's address")
     assert "v1" in eventually(lambda: reachable(f"http://{ingress_ip}:{host_port(80)}/", host="www.myapp.com"),
                               what="the Ingress to route www.myapp.com")
+
+
+def test_the_python_clients_port_forward_reaches_a_pod_and_ends_with_the_connection(cluster, backend):
+    pod = json.loads(cluster.kubectl("get", "pods", "-l", "app=backend", "-o", "json").stdout)["items"][0]
+    core = kubernetes.client.CoreV1Api(cluster.api_client())
+    forward = portforward(core.connect_get_namespaced_pod_portforward, pod["metadata"]["name"], "default",
+                          ports="8080")
+    sock = forward.socket(8080)
+    sock.settimeout(20)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n")
+    answer = b""
+    while chunk := sock.recv(65536):  # the pod closes the connection: the stream ends, recv sees the end
+        answer += chunk
+    sock.close()
+    forward.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert f"on pod {pod['metadata']['name']}".encode() in answer

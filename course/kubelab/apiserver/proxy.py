@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 LOG_PARAMS = ("follow", "previous", "tailLines", "timestamps", "sinceSeconds", "sinceTime", "limitBytes")
-STREAM_PARAMS = ("command", "stdin", "stdout", "stderr", "tty", "port")
+STREAM_PARAMS = ("command", "stdin", "stdout", "stderr", "tty", "port", "ports")
 
 
 class KubeletProxy:

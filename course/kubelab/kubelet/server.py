@@ -337,6 +337,9 @@ class KubeletServer:
                 continue
             writers[data] = writer
             tasks.append(asyncio.create_task(_relay_to_ws(reader, ws, data)))
+        if tasks:
+            # One connection per port over a websocket: once the pod has closed them all, so does the stream.
+            tasks.append(asyncio.create_task(_close_after(list(tasks), ws)))
         async for message in ws:
             if message.type != WSMsgType.BINARY or not message.data:
                 continue
@@ -355,6 +358,11 @@ class KubeletServer:
 async def _relay_to_ws(reader: asyncio.StreamReader, ws: web.WebSocketResponse, channel: int) -> None:
     while data := await reader.read(65536):
         await ws.send_bytes(bytes([channel]) + data)
+
+
+async def _close_after(relays: list[asyncio.Task[None]], ws: web.WebSocketResponse) -> None:
+    await asyncio.gather(*relays, return_exceptions=True)
+    await ws.close()
 
 
 async def _iterate_in_thread(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:

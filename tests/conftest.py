@@ -7,6 +7,16 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run when two test modules share a file name: pytest imports them as one module."""
+    seen: dict[str, Path] = {}
+    for path in sorted(Path(__file__).parent.rglob("test_*.py")):
+        if path.name in seen:
+            raise pytest.UsageError(f"two test modules are called {path.name}: {seen[path.name]} and {path}; "
+                                    "rename one (the tests directories are not packages)")
+        seen[path.name] = path
+
+
 @pytest.fixture(autouse=True)
 def kubelab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "kubelab-home"

@@ -87,7 +87,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_the_docs_site_renders_and_leads_from_the_home_page_to_every_lab(browser, site):
     page = browser.new_page()  # type: ignore[attr-defined]
     failed: list[str] = []
-    page.on("requestfailed", lambda request: failed.append(request.url))
+    # A request the page itself gave up on when the test moved to the next page is not a broken link.
+    page.on("requestfailed", lambda request: None if "ERR_ABORTED" in (request.failure or "")
+            else failed.append(request.url))
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
     try:
         page.goto(site + "/", timeout=60_000)

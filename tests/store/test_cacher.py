@@ -90,7 +90,8 @@ async def test_a_resource_version_older_than_the_window_gets_a_watch_of_its_own(
     try:
         async with contextlib.aclosing(storage.watch(prefix, recursive=True, send_initial_events=False)) as live:
             first = asyncio.create_task(take(live, 6))
-            await asyncio.sleep(0.1)
+            while storage.cacher.watcher_count == 0:  # the watch starts "from now": let it start first
+                await asyncio.sleep(0.01)
             made = [await storage.create(f"{prefix}{i}", obj(str(i))) for i in range(6)]
             await first
         assert storage.cacher.window_start > int(made[0]["metadata"]["resourceVersion"])

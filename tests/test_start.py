@@ -62,6 +62,14 @@ def stop_group(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
+def test_ci_runs_the_readme_test_command_word_for_word():
+    command = readme_command("test-command")
+    assert "python -m pytest" in command
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert command in ci, f".ci/run does not run the README's test command {command!r}"
+    assert ci[-1] == command, "the README's test command must be the last thing .ci/run does"
+
+
 @pytest.mark.slow
 def test_the_readme_main_command_opens_jupyterlab_on_the_labs_with_a_cluster(tmp_path):
     command = readme_command("main-command")

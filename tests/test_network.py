@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import subprocess
 import sys
@@ -87,3 +88,14 @@ def test_a_named_cluster_keeps_its_addresses_and_says_when_they_are_taken(kubela
     squatter.release()
     with Cluster("keeper") as again:
         assert again.addresses.slot == slot
+
+
+def test_components_take_their_address_plan_from_address_slot():
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    network.add_address_slot_argument(parser)
+    assert parser.parse_args([]).addresses == network.AddressPlan(0)
+    assert parser.parse_args(["--address-slot", "3"]).addresses.service_network == ipaddress.IPv4Network("127.99.0.0/16")
+    with pytest.raises(argparse.ArgumentError, match="address slot 32 is out of range 0..31"):
+        parser.parse_args(["--address-slot", "32"])
+    with pytest.raises(argparse.ArgumentError, match="not a slot number: 'two'"):
+        parser.parse_args(["--address-slot", "two"])

@@ -21,6 +21,7 @@ the ingress controller connect there, and ``kubelab`` prints how to lift the res
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import functools
@@ -121,6 +122,19 @@ class AddressPlan:
             return cls(int(json.loads((cluster_root / PLAN_FILE).read_text())["slot"]))
         except (OSError, ValueError, KeyError):
             return cls(0)
+
+
+def _slot_argument(value: str) -> AddressPlan:
+    try:
+        return AddressPlan(int(value))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e) if "out of range" in str(e) else f"not a slot number: {value!r}") from e
+
+
+def add_address_slot_argument(parser: argparse.ArgumentParser, what: str = "") -> None:
+    """Give a component's command line ``--address-slot N``; ``args.addresses`` is then that slot's plan."""
+    parser.add_argument("--address-slot", dest="addresses", type=_slot_argument, default="0", metavar="N",
+                        help=f"the cluster's address slot{what} ('kubelab status' shows it; default: %(default)s)")
 
 
 class SlotLease:

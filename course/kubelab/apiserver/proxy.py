@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 LOG_PARAMS = ("follow", "previous", "tailLines", "timestamps", "sinceSeconds", "sinceTime", "limitBytes")
-STREAM_PARAMS = ("command", "stdin", "stdout", "stderr", "tty", "port", "ports")
+STREAM_PARAMS = ("command", "stdin", "stdout", "stderr", "tty")
+PORTFORWARD_PARAMS = ("port", "ports")  # kubectl repeats port=; the Python client sends ports=80,443
 
 
 class KubeletProxy:
@@ -64,7 +65,7 @@ class KubeletProxy:
         namespace, name = req.namespace, req.name
         if sub == "portforward":
             path = f"/portforward/{namespace}/{name}"
-            params = _params(req, STREAM_PARAMS)
+            params = _params(req, PORTFORWARD_PARAMS)
         else:
             container = _container(pod, req.query.get("container", ""))
             kubelet_sub = "containerLogs" if sub == "log" else sub

@@ -454,7 +454,8 @@ def grade_class(
         for student, student_jobs in by_student.items():
             if not student_jobs:
                 score(student)
-        queue, running = list(pending), list[_Job]()
+        queue = list(pending)
+        running: list[_Job] = []
         while queue or running:
             while queue and len(running) < max(1, jobs):
                 running.append(queue.pop(0))

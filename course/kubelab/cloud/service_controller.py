@@ -155,13 +155,7 @@ def main(argv: list[str]) -> int:
         prog="kubelab cloud-controller-manager",
         description="Run the load-balancer (service) controller: LoadBalancer Services get an address.")
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
-    parser.add_argument("--address-slot", type=int, default=0,
-                        help="the cluster's address slot, whose load-balancer range is used ('kubelab status' shows it; "
-                             "default: %(default)s)")
+    network.add_address_slot_argument(parser, ", whose load-balancer range is used")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        controller = ServiceController(network.AddressPlan(args.address_slot))
-    except ValueError as e:
-        parser.error(str(e))
-    return serve(controller, args.kubeconfig, "cloud-controller-manager")
+    return serve(ServiceController(args.addresses), args.kubeconfig, "cloud-controller-manager")

@@ -183,8 +183,7 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="kubelab dns", description="Run the cluster DNS server.")
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
-    parser.add_argument("--address-slot", type=int, default=0,
-                        help="the cluster's address slot ('kubelab status' shows it; default: %(default)s)")
+    network.add_address_slot_argument(parser)
     parser.add_argument("--bind-address", default="",
                         help="address to listen on (default: the slot's DNS server address, 127.224.0.10 in slot 0)")
     parser.add_argument("--port", type=int, default=53,
@@ -194,10 +193,6 @@ def main(argv: list[str]) -> int:
                         help="do not create the kube-dns Service nor publish this server in it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        addresses = network.AddressPlan(args.address_slot)
-    except ValueError as e:
-        parser.error(str(e))
-    dns = ClusterDNS(addresses=addresses, address=args.bind_address, port=args.port, domain=args.cluster_domain,
+    dns = ClusterDNS(addresses=args.addresses, address=args.bind_address, port=args.port, domain=args.cluster_domain,
                      publish=not args.no_publish)
     return serve(dns, args.kubeconfig, "dns")

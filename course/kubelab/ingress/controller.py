@@ -341,8 +341,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="kubelab ingress-controller",
                                      description="Run the ingress controller (IngressClass kubelab).")
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
-    parser.add_argument("--address-slot", type=int, default=0,
-                        help="the cluster's address slot ('kubelab status' shows it; default: %(default)s)")
+    network.add_address_slot_argument(parser)
     parser.add_argument("--bind-address", default="",
                         help="address to listen on (default: the slot's ingress address, 127.224.0.11 in slot 0)")
     parser.add_argument("--http-port", type=int, default=80, help="default: %(default)s (10080 where it cannot be bound)")
@@ -353,11 +352,7 @@ def main(argv: list[str]) -> int:
                         help="do not create the controller's LoadBalancer Service")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        addresses = network.AddressPlan(args.address_slot)
-    except ValueError as e:
-        parser.error(str(e))
-    controller = IngressController(addresses=addresses, address=args.bind_address, http_port=args.http_port,
+    controller = IngressController(addresses=args.addresses, address=args.bind_address, http_port=args.http_port,
                                    https_port=args.https_port, class_name=args.ingress_class,
                                    publish=not args.no_publish)
     return serve(controller, args.kubeconfig, "ingress-controller")

@@ -232,16 +232,11 @@ def main(argv: list[str]) -> int:
                         help="the name of the node this kube-proxy serves")
     parser.add_argument("--node-ip", default="",
                         help="address NodePorts are served on (default: the Node's InternalIP)")
-    parser.add_argument("--address-slot", type=int, default=0,
-                        help="the cluster's address slot ('kubelab status' shows it; default: %(default)s)")
+    network.add_address_slot_argument(parser)
     parser.add_argument("--metrics-port", type=int, default=METRICS_PORT,
                         help="port on the node IP for /healthz, /proxyMode and /iptables-save, 0 for none "
                              "(default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        addresses = network.AddressPlan(args.address_slot)
-    except ValueError as e:
-        parser.error(str(e))
-    proxy = KubeProxy(args.node, addresses=addresses, node_ip=args.node_ip, metrics_port=args.metrics_port)
+    proxy = KubeProxy(args.node, addresses=args.addresses, node_ip=args.node_ip, metrics_port=args.metrics_port)
     return serve(proxy, args.kubeconfig, "kube-proxy")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from kubelab.client import Client
+from kubelab.cluster import Cluster
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,3 +26,15 @@ def kubelab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "kubelab-home"
     monkeypatch.setenv("KUBELAB_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A bare embedded cluster (API server only) shared by a module's tests; modules needing more define their own."""
+    with Cluster() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def client(cluster: Cluster) -> Client:
+    return Client(cluster.api_client())

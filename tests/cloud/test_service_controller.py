@@ -20,17 +20,6 @@ from waiting import eventually
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def client(cluster: Cluster) -> Client:
-    return Client(cluster.api_client())
-
-
-@pytest.fixture(scope="module")
 def pool(cluster: Cluster) -> ipaddress.IPv4Network:
     return cluster.addresses.load_balancer_network
 

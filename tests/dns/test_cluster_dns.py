@@ -30,17 +30,6 @@ DNS_PORT = network.host_port(53)
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def client(cluster: Cluster) -> Client:
-    return Client(cluster.api_client())
-
-
-@pytest.fixture(scope="module")
 def server(cluster: Cluster) -> Iterator[ClusterDNS]:
     d = ClusterDNS(addresses=cluster.addresses, upstreams=[])
     d.start(cluster.api_client())

@@ -34,17 +34,6 @@ HTTP, HTTPS = network.host_port(80), network.host_port(443)
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def client(cluster: Cluster) -> Client:
-    return Client(cluster.api_client())
-
-
-@pytest.fixture(scope="module")
 def backends(client: Client, cluster: Cluster) -> Iterator[dict[str, Backend]]:
     started = {name: Backend(pod_ip(cluster.addresses, 0, host), 8080, name)
                for host, name in ((2, "web"), (3, "api"), (4, "shop"))}

@@ -24,17 +24,6 @@ NODE_NAME = "node-1"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def client(cluster: Cluster) -> Client:
-    return Client(cluster.api_client())
-
-
-@pytest.fixture(scope="module")
 def node_ip(cluster: Cluster) -> str:
     return cluster.addresses.node_ip(0)
 

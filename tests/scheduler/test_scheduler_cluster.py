@@ -141,11 +141,15 @@ def test_cordoned_nodes_take_no_new_pods_until_uncordoned(lab: Lab) -> None:
     lab.nodes.create(node("n1"))
     lab.nodes.create(node("n2"))
     lab.cluster.kubectl("cordon", "n1")
-    lab.start_scheduler()
+    scheduler = lab.start_scheduler()
     for i in range(3):
         lab.pods.create(pod(f"p{i}"), "default")
     assert {lab.node_of(f"p{i}") for i in range(3)} == {"n2"}
     lab.cluster.kubectl("cordon", "n2")
+    # The scheduler learns of the cordon through its watch; a pod created before that may still land on n2.
+    nodes_seen = scheduler._informers.informer("v1", "nodes").cache  # type: ignore[union-attr]
+    eventually(lambda: (nodes_seen.get("n2", None) or {}).get("spec", {}).get("unschedulable"),
+               what="the scheduler to see n2 cordoned")
     lab.pods.create(pod("waiting"), "default")
     event = lab.wait_event("waiting", "FailedScheduling")
     assert event["message"] == ("0/2 nodes are available: 2 node(s) were unschedulable. preemption: "
